@@ -1,0 +1,43 @@
+"""torchweave: deep learning as pipeline graphs, after R's mlr3torch.
+
+``import torchweave as tw`` gives the public API: tasks, learners, measures,
+resampling, parameters, and the sugar functions ``tsk``, ``lrn``, ``msr``, ``rsmp``.
+"""
+
+from torchweave import registry
+from torchweave.data import *  # noqa: F403
+from torchweave.data import __all__ as _data_all
+from torchweave.errors import *  # noqa: F403
+from torchweave.errors import __all__ as _errors_all
+from torchweave.learners import *  # noqa: F403
+from torchweave.learners import __all__ as _learners_all
+from torchweave.measures import *  # noqa: F403
+from torchweave.measures import __all__ as _measures_all
+from torchweave.params import *  # noqa: F403
+from torchweave.params import __all__ as _params_all
+from torchweave.resampling import *  # noqa: F403
+from torchweave.resampling import __all__ as _resampling_all
+from torchweave.sugar import lrn, lrns, msr, msrs, rsmp, tsk, tsks
+from torchweave.tasks import *  # noqa: F403
+from torchweave.tasks import __all__ as _tasks_all
+
+__version__ = "0.1.0"
+
+__all__ = [
+    *_data_all,
+    *_errors_all,
+    *_learners_all,
+    *_measures_all,
+    *_params_all,
+    *_resampling_all,
+    *_tasks_all,
+    "__version__",
+    "lrn",
+    "lrns",
+    "msr",
+    "msrs",
+    "registry",
+    "rsmp",
+    "tsk",
+    "tsks",
+]

@@ -1,0 +1,24 @@
+"""Tasks and predictions (mlr3's data layer)."""
+
+from torchweave.data.feature_types import FEATURE_TYPES, feature_type_of, register_feature_type
+from torchweave.data.prediction import (
+    Prediction,
+    PredictionClassif,
+    PredictionRegr,
+    concat_predictions,
+)
+from torchweave.data.task import COL_ROLES, Task, TaskClassif, TaskRegr
+
+__all__ = [
+    "COL_ROLES",
+    "FEATURE_TYPES",
+    "Prediction",
+    "PredictionClassif",
+    "PredictionRegr",
+    "Task",
+    "TaskClassif",
+    "TaskRegr",
+    "concat_predictions",
+    "feature_type_of",
+    "register_feature_type",
+]

@@ -1,0 +1,644 @@
+"""Tasks: a pandas DataFrame plus the roles of its columns and the rows in use.
+
+A task owns a copy of the DataFrame it was given, so the user's frame is never
+modified. Row ids are stable integers (positions in the original frame, 0-based);
+``filter`` and ``select`` change which rows and features are in use, in place.
+"""
+
+from __future__ import annotations
+
+import abc
+import copy
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from pandas.api import types as ptypes
+
+from torchweave.data.feature_types import feature_type_of
+from torchweave.errors import TaskError
+from torchweave.utils.text import did_you_mean, quote_list
+
+__all__ = ["COL_ROLES", "Task", "TaskClassif", "TaskRegr"]
+
+#: The column roles a task knows.
+COL_ROLES: tuple[str, ...] = ("feature", "target", "weight", "stratum", "group", "name")
+
+
+def _as_list(cols: str | Iterable[str]) -> list[str]:
+    return [cols] if isinstance(cols, str) else list(cols)
+
+
+class Task(abc.ABC):
+    """Abstract base of :class:`TaskClassif` and :class:`TaskRegr`.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The data. It is copied; the caller's frame is never modified.
+    target : str
+        Name of the target column.
+    id : str, optional
+        The task id (default ``"data"``).
+    """
+
+    task_type: ClassVar[str] = ""
+
+    def __init__(self, data: pd.DataFrame, target: str, id: str | None = None) -> None:
+        if not isinstance(data, pd.DataFrame):
+            raise TaskError(
+                f"The data of a {type(self).__name__} must be a pandas DataFrame. "
+                f"Got {type(data).__name__} instead."
+            )
+        bad = [c for c in data.columns if not isinstance(c, str)]
+        if bad:
+            raise TaskError(
+                f"Column names of a task must be strings. Got {quote_list(bad)}; "
+                "rename them, e.g. df.columns = df.columns.astype(str)."
+            )
+        dupes = sorted({c for c in data.columns if list(data.columns).count(c) > 1})
+        if dupes:
+            raise TaskError(f"Column names of a task must be unique. Got {quote_list(dupes)} twice.")
+        if not isinstance(target, str):
+            raise TaskError(f"'target' must be a column name (str). Got {target!r} instead.")
+        if target not in data.columns:
+            raise TaskError(
+                f"The target column '{target}' is not in the data."
+                f"{did_you_mean(target, data.columns)}"
+            )
+        self.id = "data" if id is None else str(id)
+        frame = data.reset_index(drop=True)
+        frame.index.name = "row_id"
+        frame[target] = self._prepare_target(frame[target], target)
+        self._data = frame
+        self._row_ids = np.arange(len(frame), dtype=np.int64)
+        self._col_roles: dict[str, list[str]] = {role: [] for role in COL_ROLES}
+        self._col_roles["target"] = [target]
+        self._col_roles["feature"] = [c for c in frame.columns if c != target]
+        self._check_feature_dtypes(self._col_roles["feature"])
+        self._internal_valid_task: Task | None = None
+
+    # --- hooks for the subclasses -----------------------------------------------------
+    @abc.abstractmethod
+    def _prepare_target(self, y: pd.Series, name: str) -> pd.Series:
+        """Validate and convert the target column (categorical, numeric, ...)."""
+
+    # --- basic facts ------------------------------------------------------------------
+    @property
+    def row_ids(self) -> np.ndarray:
+        """The row ids in use (a copy)."""
+        return self._row_ids.copy()
+
+    @property
+    def nrow(self) -> int:
+        """Number of rows in use."""
+        return len(self._row_ids)
+
+    @property
+    def ncol(self) -> int:
+        """Number of features plus targets."""
+        return len(self._col_roles["feature"]) + len(self._col_roles["target"])
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Names of the feature columns."""
+        return list(self._col_roles["feature"])
+
+    @property
+    def target_names(self) -> list[str]:
+        """Names of the target columns."""
+        return list(self._col_roles["target"])
+
+    @property
+    def col_roles(self) -> dict[str, list[str]]:
+        """Columns by role (a copy): feature, target, weight, stratum, group, name."""
+        return {role: list(cols) for role, cols in self._col_roles.items()}
+
+    @property
+    def feature_types(self) -> dict[str, str]:
+        """Feature type of each feature: numeric, integer, factor, ordered, logical, ..."""
+        out = {}
+        for col in self._col_roles["feature"]:
+            ftype = feature_type_of(self._data[col].dtype)
+            out[col] = ftype if ftype is not None else "unsupported"
+        return out
+
+    @property
+    def properties(self) -> set[str]:
+        """Task properties: ``twoclass``/``multiclass``, ``weights``, ``groups``, ``strata``."""
+        props = set()
+        if self._col_roles["weight"]:
+            props.add("weights")
+        if self._col_roles["group"]:
+            props.add("groups")
+        if self._col_roles["stratum"]:
+            props.add("strata")
+        return props
+
+    @property
+    def backend_nrow(self) -> int:
+        """Number of rows stored, in use or not."""
+        return len(self._data)
+
+    # --- data access ------------------------------------------------------------------
+    def _check_rows(self, rows: Any) -> np.ndarray:
+        ids = np.asarray(rows)
+        if ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
+            raise TaskError(f"Row ids must be a 1-d sequence of integers. Got {rows!r} instead.")
+        ids = ids.astype(np.int64, copy=False)
+        bad = ids[(ids < 0) | (ids >= len(self._data))]
+        if bad.size:
+            raise TaskError(
+                f"Task '{self.id}' has no rows with ids {quote_list(bad.tolist(), limit=5)}. "
+                f"Row ids run from 0 to {len(self._data) - 1}."
+            )
+        return ids
+
+    def _check_cols(self, cols: str | Iterable[str]) -> list[str]:
+        cols = _as_list(cols)
+        missing = [c for c in cols if c not in self._data.columns]
+        if missing:
+            raise TaskError(
+                f"Task '{self.id}' has no column(s) {quote_list(missing)}."
+                f"{did_you_mean(missing[0], self._data.columns)}"
+            )
+        return cols
+
+    def data(
+        self,
+        rows: Sequence[int] | np.ndarray | None = None,
+        cols: str | Iterable[str] | None = None,
+    ) -> pd.DataFrame:
+        """The data of some rows and columns, indexed by row id.
+
+        Parameters
+        ----------
+        rows : sequence of int, optional
+            Row ids (default: the rows in use).
+        cols : str or iterable of str, optional
+            Columns (default: targets then features).
+
+        Returns
+        -------
+        pandas.DataFrame
+            A new frame; changing it never changes the task.
+        """
+        ids = self._row_ids if rows is None else self._check_rows(rows)
+        columns = self.target_names + self.feature_names if cols is None else self._check_cols(cols)
+        return self._data.iloc[ids][columns]
+
+    def head(self, n: int = 6) -> pd.DataFrame:
+        """The first ``n`` rows in use."""
+        return self.data(rows=self._row_ids[:n])
+
+    def truth(self, rows: Sequence[int] | np.ndarray | None = None) -> pd.Series:
+        """The target values of some rows (default: the rows in use)."""
+        ids = self._row_ids if rows is None else self._check_rows(rows)
+        return self._data[self.target_names[0]].iloc[ids]
+
+    def missings(self, cols: str | Iterable[str] | None = None) -> dict[str, int]:
+        """Number of missing values per column, over the rows in use."""
+        columns = self.target_names + self.feature_names if cols is None else self._check_cols(cols)
+        sub = self._data.iloc[self._row_ids][columns]
+        return {c: int(n) for c, n in sub.isna().sum().items()}
+
+    @property
+    def weights(self) -> pd.Series | None:
+        """The weight column over the rows in use, or ``None``."""
+        if not self._col_roles["weight"]:
+            return None
+        return self._data[self._col_roles["weight"][0]].iloc[self._row_ids]
+
+    # --- mutation (in place, returns self) --------------------------------------------
+    def filter(self, rows: Sequence[int] | np.ndarray) -> Task:
+        """Keep only the given rows (ids of rows in use; order and repeats are kept)."""
+        ids = self._check_rows(rows)
+        unused = np.setdiff1d(ids, self._row_ids)
+        if unused.size:
+            raise TaskError(
+                f"Cannot filter task '{self.id}' to rows that are not in use: "
+                f"{quote_list(unused.tolist(), limit=5)}."
+            )
+        self._row_ids = ids.copy()
+        return self
+
+    def select(self, cols: str | Iterable[str]) -> Task:
+        """Keep only the given features (a subset of the current features)."""
+        cols = _as_list(cols)
+        unknown = [c for c in cols if c not in self._col_roles["feature"]]
+        if unknown:
+            raise TaskError(
+                f"Cannot select {quote_list(unknown)}: not feature(s) of task '{self.id}'."
+                f"{did_you_mean(unknown[0], self._col_roles['feature'])}"
+            )
+        keep = set(cols)
+        self._col_roles["feature"] = [c for c in self._col_roles["feature"] if c in keep]
+        return self
+
+    def set_col_roles(self, cols: str | Iterable[str], roles: str | Iterable[str]) -> Task:
+        """Give columns new roles, replacing the roles they had.
+
+        Parameters
+        ----------
+        cols : str or iterable of str
+            Column names.
+        roles : str or iterable of str
+            Roles among feature, target, weight, stratum, group and name
+            (an empty list removes the columns from every role).
+        """
+        cols = self._check_cols(cols)
+        roles = _as_list(roles)
+        bad = [r for r in roles if r not in COL_ROLES]
+        if bad:
+            raise TaskError(
+                f"Unknown column role(s) {quote_list(bad)}. Roles are {quote_list(COL_ROLES)}."
+            )
+        new = {role: [c for c in members if c not in cols] for role, members in self.col_roles.items()}
+        for role in roles:
+            new[role].extend(cols)
+        self._check_roles(new)
+        self._col_roles = new
+        return self
+
+    def _check_roles(self, roles: Mapping[str, list[str]]) -> None:
+        if len(roles["target"]) != 1:
+            raise TaskError(
+                f"Task '{self.id}' must have exactly one target column. "
+                f"Got {quote_list(roles['target']) or 'none'} instead."
+            )
+        if roles["target"] != self._col_roles["target"]:
+            raise TaskError(
+                "The target of a task cannot be changed with set_col_roles; "
+                "create a new task with the new target instead."
+            )
+        for role in ("weight", "name"):
+            if len(roles[role]) > 1:
+                raise TaskError(f"A task can have at most one '{role}' column. Got {roles[role]}.")
+        for col in roles["weight"]:
+            if not ptypes.is_numeric_dtype(self._data[col]) or ptypes.is_bool_dtype(self._data[col]):
+                raise TaskError(f"The weight column '{col}' must be numeric.")
+        self._check_feature_dtypes(roles["feature"])
+
+    def _check_feature_dtypes(self, cols: Iterable[str]) -> None:
+        for col in cols:
+            if feature_type_of(self._data[col].dtype) is None:
+                raise TaskError(
+                    f"Column '{col}' has dtype {self._data[col].dtype}, which is not a supported "
+                    "feature type (numeric, integer, factor, ordered, logical, character). "
+                    f"Convert it, or remove it from the features with "
+                    f"task.set_col_roles('{col}', [])."
+                )
+
+    def cbind(self, data: pd.DataFrame) -> Task:
+        """Add columns (as features), one row per row in use, in the task's row order."""
+        if not isinstance(data, pd.DataFrame):
+            raise TaskError(f"cbind needs a pandas DataFrame. Got {type(data).__name__} instead.")
+        if len(data) != self.nrow:
+            raise TaskError(
+                f"cbind needs {self.nrow} rows (one per row in use of task '{self.id}'). "
+                f"Got {len(data)} instead."
+            )
+        clash = [c for c in data.columns if c in self._data.columns]
+        if clash:
+            raise TaskError(f"cbind: task '{self.id}' already has column(s) {quote_list(clash)}.")
+        if len(set(self._row_ids.tolist())) != len(self._row_ids):
+            raise TaskError("cbind is not possible on a task whose rows in use contain repeats.")
+        added = data.set_axis(self._row_ids, axis=0).reindex(self._data.index)
+        for col in data.columns:
+            if isinstance(data[col].dtype, pd.CategoricalDtype):
+                added[col] = added[col].astype(data[col].dtype)
+        frame = pd.concat([self._data, added], axis=1)
+        frame.index.name = "row_id"
+        old = self._data
+        self._data = frame
+        try:
+            self._check_feature_dtypes(data.columns)
+        except TaskError:
+            self._data = old
+            raise
+        self._col_roles["feature"] = self._col_roles["feature"] + list(data.columns)
+        return self
+
+    def rbind(self, data: pd.DataFrame) -> Task:
+        """Append rows (new ids follow the largest id); they are put in use."""
+        if not isinstance(data, pd.DataFrame):
+            raise TaskError(f"rbind needs a pandas DataFrame. Got {type(data).__name__} instead.")
+        needed = self.target_names + self.feature_names
+        missing = [c for c in needed if c not in data.columns]
+        if missing:
+            raise TaskError(f"rbind: the new rows lack column(s) {quote_list(missing)}.")
+        new = data.reset_index(drop=True).copy()
+        target = self.target_names[0]
+        new[target] = self._conform_target(new[target], target)
+        # Columns outside the target and features may be absent: concat fills them with NA.
+        base = self._data.copy()  # copy-on-write: cheap, and keeps self intact on error
+        new = new[[c for c in base.columns if c in new.columns]]
+        for col in new.columns:
+            old_dtype = base[col].dtype
+            if isinstance(old_dtype, pd.CategoricalDtype) and col != target:
+                extra = [v for v in pd.unique(new[col].dropna()) if v not in old_dtype.categories]
+                cats = list(old_dtype.categories) + extra
+                dtype = pd.CategoricalDtype(cats, ordered=old_dtype.ordered)
+                new[col] = new[col].astype(dtype)
+                base[col] = base[col].astype(dtype)
+        frame = pd.concat([base, new], axis=0, ignore_index=True)
+        frame.index.name = "row_id"
+        changed = [
+            c for c in needed if feature_type_of(frame[c].dtype) != feature_type_of(self._data[c].dtype)
+        ]
+        if changed:
+            raise TaskError(
+                f"rbind: column(s) {quote_list(changed)} of the new rows have another type "
+                "than the task's columns."
+            )
+        start = len(self._data)
+        self._data = frame
+        self._row_ids = np.concatenate([self._row_ids, np.arange(start, len(frame))])
+        return self
+
+    def _conform_target(self, y: pd.Series, name: str) -> pd.Series:
+        return self._prepare_target(y, name)
+
+    # --- internal validation ----------------------------------------------------------
+    @property
+    def internal_valid_task(self) -> Task | None:
+        """A task with the same columns, used by learners for internal validation."""
+        return self._internal_valid_task
+
+    @internal_valid_task.setter
+    def internal_valid_task(self, value: Task | Sequence[int] | np.ndarray | None) -> None:
+        if value is None:
+            self._internal_valid_task = None
+            return
+        if isinstance(value, Task):
+            self._check_compatible(value, "internal_valid_task")
+            valid = value.clone()
+            valid._internal_valid_task = None
+            self._internal_valid_task = valid
+            return
+        ids = self._check_rows(value)
+        in_use = set(self._row_ids.tolist())
+        not_in_use = [int(i) for i in ids if int(i) not in in_use]
+        if not_in_use:
+            raise TaskError(
+                f"internal_valid_task: row ids {quote_list(not_in_use, limit=5)} are not in use "
+                f"in task '{self.id}'."
+            )
+        valid = self.clone()
+        valid._internal_valid_task = None
+        valid._row_ids = ids.copy()
+        self._row_ids = self._row_ids[~np.isin(self._row_ids, ids)]
+        self._internal_valid_task = valid
+
+    def _check_compatible(self, other: Task, what: str) -> None:
+        if other.task_type != self.task_type:
+            raise TaskError(
+                f"{what} must be a {type(self).__name__}. Got a {type(other).__name__} instead."
+            )
+        if other.target_names != self.target_names:
+            raise TaskError(
+                f"{what} must have the target {self.target_names}. Got {other.target_names}."
+            )
+        missing = [c for c in self.feature_names if c not in other.feature_names]
+        if missing:
+            raise TaskError(f"{what} lacks the feature(s) {quote_list(missing)} of task '{self.id}'.")
+
+    # --- copying ----------------------------------------------------------------------
+    def clone(self) -> Task:
+        """An independent copy (pandas copy-on-write keeps this cheap)."""
+        new = copy.copy(self)
+        new._data = self._data.copy()
+        new._row_ids = self._row_ids.copy()
+        new._col_roles = self.col_roles
+        if self._internal_valid_task is not None:
+            new._internal_valid_task = self._internal_valid_task.clone()
+        return new
+
+    def _prototype(self) -> Task:
+        """A zero-row copy with only the target and feature columns (cheap to pickle)."""
+        new = copy.copy(self)
+        new._data = self._data.iloc[:0][self.target_names + self.feature_names]
+        new._row_ids = np.arange(0, dtype=np.int64)
+        new._col_roles = {role: [] for role in COL_ROLES}
+        new._col_roles["target"] = self.target_names
+        new._col_roles["feature"] = self.feature_names
+        new._internal_valid_task = None
+        return new
+
+    def _empty_like(self, data: pd.DataFrame) -> Task:
+        """A task of the same kind over new data (used for predicting on new data).
+
+        The data must hold every feature. A missing target column is filled with NA,
+        and factor levels unseen in training are appended (with a warning from the
+        operators that care), so prediction never fails on them here.
+        """
+        missing = [c for c in self.feature_names if c not in data.columns]
+        if missing:
+            raise TaskError(f"The new data lacks the feature(s) {quote_list(missing)}.")
+        frame = data.reset_index(drop=True).copy()
+        frame.index.name = "row_id"
+        target = self.target_names[0]
+        if target in frame.columns:
+            frame[target] = self._conform_target(frame[target], target)
+        else:
+            frame[target] = self._na_target(len(frame))
+        for col in self.feature_names:
+            frame[col] = self._conform_feature(frame[col], self._data[col].dtype, col)
+        new = copy.copy(self)
+        new._data = frame[[target, *self.feature_names]]
+        new._row_ids = np.arange(len(frame), dtype=np.int64)
+        new._col_roles = {role: [] for role in COL_ROLES}
+        new._col_roles["target"] = [target]
+        new._col_roles["feature"] = self.feature_names
+        new._internal_valid_task = None
+        return new
+
+    @staticmethod
+    def _conform_feature(col: pd.Series, dtype: Any, name: str) -> pd.Series:
+        if col.dtype == dtype:
+            return col
+        if isinstance(dtype, pd.CategoricalDtype):
+            extra = [v for v in pd.unique(col.dropna()) if v not in dtype.categories]
+            return col.astype(
+                pd.CategoricalDtype(list(dtype.categories) + extra, ordered=dtype.ordered)
+            )
+        if ptypes.is_float_dtype(dtype) and ptypes.is_numeric_dtype(col.dtype):
+            return col.astype(dtype)
+        if feature_type_of(col.dtype) == feature_type_of(dtype):
+            return col
+        raise TaskError(
+            f"Column '{name}' of the new data has dtype {col.dtype}; the task was trained "
+            f"with {dtype}."
+        )
+
+    def _na_target(self, n: int) -> pd.Series:
+        return pd.Series(np.full(n, np.nan))
+
+    def __repr__(self) -> str:
+        types: dict[str, list[str]] = {}
+        for name, ftype in self.feature_types.items():
+            types.setdefault(ftype, []).append(name)
+        lines = [
+            f"<{type(self).__name__}:{self.id}> ({self.nrow} x {self.ncol})",
+            f"* Target: {', '.join(self.target_names)}",
+        ]
+        if self.properties:
+            lines.append(f"* Properties: {', '.join(sorted(self.properties))}")
+        lines.append(f"* Features ({len(self.feature_names)}):")
+        for ftype, names in types.items():
+            shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+            lines.append(f"  - {ftype} ({len(names)}): {shown}")
+        return "\n".join(lines)
+
+    def __len__(self) -> int:
+        return self.nrow
+
+
+class TaskClassif(Task):
+    """A classification task.
+
+    The target becomes a categorical column. Its level order (the class order used
+    by ``prob`` columns and class indices) is the sorted unique values, unless the
+    column is already categorical, whose categories are kept.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The data (copied, never modified).
+    target : str
+        Name of the target column.
+    id : str, optional
+        Task id.
+    positive : optional
+        The positive class of a binary task (default: the first level).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from torchweave import TaskClassif
+    >>> task = TaskClassif(pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": ["b", "a", "b", "a"]}), "y")
+    >>> task.class_names, task.positive
+    (['a', 'b'], 'a')
+    """
+
+    task_type: ClassVar[str] = "classif"
+
+    def __init__(
+        self,
+        data: pd.DataFrame,
+        target: str,
+        id: str | None = None,
+        positive: Any = None,
+    ) -> None:
+        super().__init__(data, target, id)
+        self._positive: Any = None
+        if len(self.class_names) == 2:
+            self.positive = self.class_names[0] if positive is None else positive
+        elif positive is not None:
+            raise TaskError(
+                f"'positive' can only be set for a binary task; task '{self.id}' has "
+                f"{len(self.class_names)} classes."
+            )
+
+    def _prepare_target(self, y: pd.Series, name: str) -> pd.Series:
+        if y.isna().any():
+            raise TaskError(
+                f"The target column '{name}' has {int(y.isna().sum())} missing value(s); "
+                "a task's target must be complete."
+            )
+        if isinstance(y.dtype, pd.CategoricalDtype):
+            out = y
+        else:
+            try:
+                levels = sorted(pd.unique(y).tolist())
+            except TypeError as exc:
+                raise TaskError(
+                    f"The classes of target column '{name}' cannot be sorted ({exc}); "
+                    "make it a pandas Categorical to fix their order."
+                ) from exc
+            out = pd.Series(pd.Categorical(y, categories=levels), index=y.index, name=name)
+        if out.nunique() < 2:
+            raise TaskError(
+                f"The target column '{name}' of a classification task needs at least 2 classes. "
+                f"Got {out.nunique()}: {quote_list(pd.unique(out).tolist())}."
+            )
+        return out
+
+    def _conform_target(self, y: pd.Series, name: str) -> pd.Series:
+        dtype = self._data[name].dtype
+        unknown = [v for v in pd.unique(y.dropna()) if v not in dtype.categories]
+        if unknown:
+            raise TaskError(
+                f"The target column '{name}' has unknown class(es) {quote_list(unknown)}; "
+                f"the classes are {quote_list(dtype.categories)}."
+            )
+        return y.astype(dtype)
+
+    def _na_target(self, n: int) -> pd.Series:
+        return pd.Series(pd.Categorical([None] * n, categories=self.class_names))
+
+    @property
+    def class_names(self) -> list[Any]:
+        """The classes, in level order."""
+        return list(self._data[self.target_names[0]].cat.categories)
+
+    @property
+    def positive(self) -> Any:
+        """The positive class of a binary task (``None`` for multiclass)."""
+        return self._positive
+
+    @positive.setter
+    def positive(self, value: Any) -> None:
+        classes = self.class_names
+        if len(classes) != 2:
+            raise TaskError(f"'positive' can only be set for a binary task. Got {value!r}.")
+        if value not in classes:
+            raise TaskError(
+                f"'positive' must be one of the classes {quote_list(classes)}. Got {value!r} instead."
+            )
+        self._positive = value
+
+    @property
+    def negative(self) -> Any:
+        """The negative class of a binary task (``None`` for multiclass)."""
+        if self._positive is None:
+            return None
+        return next(c for c in self.class_names if c != self._positive)
+
+    @property
+    def properties(self) -> set[str]:  # noqa: D102
+        kind = "twoclass" if len(self.class_names) == 2 else "multiclass"
+        return super().properties | {kind}
+
+
+class TaskRegr(Task):
+    """A regression task with a numeric target.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from torchweave import TaskRegr
+    >>> TaskRegr(pd.DataFrame({"x": [1.0, 2.0], "y": [0.5, 1.5]}), "y").nrow
+    2
+    """
+
+    task_type: ClassVar[str] = "regr"
+
+    def _prepare_target(self, y: pd.Series, name: str) -> pd.Series:
+        if not ptypes.is_numeric_dtype(y.dtype) or ptypes.is_bool_dtype(y.dtype):
+            raise TaskError(
+                f"The target column '{name}' of a regression task must be numeric. "
+                f"Got dtype {y.dtype} instead."
+            )
+        if y.isna().any():
+            raise TaskError(
+                f"The target column '{name}' has {int(y.isna().sum())} missing value(s); "
+                "a task's target must be complete."
+            )
+        return y
+
+    def _conform_target(self, y: pd.Series, name: str) -> pd.Series:
+        if not ptypes.is_numeric_dtype(y.dtype) or ptypes.is_bool_dtype(y.dtype):
+            raise TaskError(f"The target column '{name}' must be numeric. Got dtype {y.dtype}.")
+        return y

@@ -1,0 +1,129 @@
+"""Registries: one dictionary of constructors per kind of object.
+
+``tw.registry.tasks``, ``learners``, ``measures`` and ``resamplings`` live here; the
+pipeline and torch layers add ``pipeops``, ``losses``, ``optimizers`` and
+``callbacks``. Each maps a key to a constructor, lists its keys, prints a table and
+answers an unknown key with a "did you mean".
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar
+
+import pandas as pd
+
+from torchweave.errors import UnknownKeyError
+from torchweave.utils.text import did_you_mean
+
+__all__ = ["Registry", "learners", "measures", "resamplings", "tasks"]
+
+T = TypeVar("T")
+
+
+def _first_line(obj: Any) -> str:
+    doc = inspect.getdoc(obj) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+class Registry(Generic[T]):
+    """A named dictionary of constructors.
+
+    Parameters
+    ----------
+    kind : str
+        What the registry holds, for messages (``"learner"``, ``"measure"``, ...).
+    name : str, optional
+        Its attribute name in ``tw.registry`` (default: ``kind + "s"``).
+    """
+
+    def __init__(self, kind: str, name: str | None = None) -> None:
+        self.kind = kind
+        self.name = name or f"{kind}s"
+        self._items: dict[str, tuple[Callable[..., T], str]] = {}
+
+    def register(
+        self,
+        key: str,
+        constructor: Callable[..., T] | None = None,
+        description: str | None = None,
+    ) -> Any:
+        """Register ``constructor`` under ``key``; usable as a decorator.
+
+        Parameters
+        ----------
+        key : str
+            The key (unique within the registry).
+        constructor : callable, optional
+            A class or function returning a new object. Omit it to use the call as a
+            class decorator.
+        description : str, optional
+            One line for the table (default: the first line of the docstring).
+        """
+        if constructor is None:
+
+            def decorate(obj: Callable[..., T]) -> Callable[..., T]:
+                self.register(key, obj, description)
+                return obj
+
+            return decorate
+        self._items[key] = (constructor, description or _first_line(constructor))
+        return constructor
+
+    def get(self, key: str, **kwargs: Any) -> T:
+        """Construct the object registered under ``key`` with ``kwargs``.
+
+        Raises
+        ------
+        UnknownKeyError
+            If the key is unknown (a ``KeyError``), with the closest keys suggested.
+        """
+        return self.constructor(key)(**kwargs)
+
+    def constructor(self, key: str) -> Callable[..., T]:
+        """The constructor registered under ``key``."""
+        if not isinstance(key, str):
+            raise UnknownKeyError(
+                f"A {self.kind} key must be a string. Got {type(key).__name__} instead."
+            )
+        if key not in self._items:
+            raise UnknownKeyError(
+                f"'{key}' is not a registered {self.kind}.{did_you_mean(key, self._items)} "
+                f"See tw.registry.{self.name}.keys() for all keys."
+            )
+        return self._items[key][0]
+
+    def keys(self) -> list[str]:
+        """All keys, sorted."""
+        return sorted(self._items)
+
+    def table(self) -> pd.DataFrame:
+        """One row per entry: ``key``, ``class`` and ``description``."""
+        rows = [
+            {
+                "key": key,
+                "class": getattr(ctor, "__name__", type(ctor).__name__),
+                "description": desc,
+            }
+            for key, (ctor, desc) in sorted(self._items.items())
+        ]
+        return pd.DataFrame(rows, columns=["key", "class", "description"])
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"<Registry of {len(self)} {self.kind}s>\n{self.table().to_string(index=False)}"
+
+
+tasks: Registry[Any] = Registry("task")
+learners: Registry[Any] = Registry("learner")
+measures: Registry[Any] = Registry("measure")
+resamplings: Registry[Any] = Registry("resampling")

@@ -1,0 +1,48 @@
+"""Short constructors in mlr3's style: ``tsk``, ``lrn``, ``msr``, ``rsmp`` and plurals.
+
+Each looks a key up in its registry (``tw.registry``); an unknown key raises
+:class:`~torchweave.errors.UnknownKeyError` (a ``KeyError``) with a suggestion.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torchweave import registry
+
+__all__ = ["lrn", "lrns", "msr", "msrs", "rsmp", "tsk", "tsks"]
+
+
+def tsk(key: str, **kwargs: Any) -> Any:
+    """A built-in task, e.g. ``tsk("iris")``."""
+    return registry.tasks.get(key, **kwargs)
+
+
+def tsks(*keys: str) -> list[Any]:
+    """Several built-in tasks."""
+    return [tsk(k) for k in keys]
+
+
+def lrn(key: str, **params: Any) -> Any:
+    """A learner with parameters and fields set, e.g. ``lrn("classif.featureless", predict_type="prob")``."""
+    return registry.learners.get(key).configure(**params)
+
+
+def lrns(*keys: str) -> list[Any]:
+    """Several learners."""
+    return [lrn(k) for k in keys]
+
+
+def msr(key: str, **kwargs: Any) -> Any:
+    """A measure, e.g. ``msr("classif.acc")``."""
+    return registry.measures.get(key, **kwargs)
+
+
+def msrs(*keys: str) -> list[Any]:
+    """Several measures."""
+    return [msr(k) for k in keys]
+
+
+def rsmp(key: str, **params: Any) -> Any:
+    """A resampling strategy, e.g. ``rsmp("cv", folds=3)``."""
+    return registry.resamplings.get(key, **params)
