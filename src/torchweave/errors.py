@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "ChannelTypeError",
     "Error",
+    "GraphError",
     "InvalidParameterError",
     "InvalidTypeError",
     "NotTrainedError",
@@ -22,6 +23,10 @@ __all__ = [
 
 class Error(Exception):
     """Base class of every torchweave error."""
+
+
+class GraphError(Error, ValueError):
+    """A graph that cannot be built as asked: duplicate ids, unknown channels, cycles."""
 
 
 class InvalidParameterError(Error, ValueError):

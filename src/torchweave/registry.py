@@ -17,7 +17,7 @@ import pandas as pd
 from torchweave.errors import UnknownKeyError
 from torchweave.utils.text import did_you_mean
 
-__all__ = ["Registry", "learners", "measures", "resamplings", "tasks"]
+__all__ = ["Registry", "learners", "measures", "pipeops", "resamplings", "tasks"]
 
 T = TypeVar("T")
 
@@ -127,3 +127,4 @@ tasks: Registry[Any] = Registry("task")
 learners: Registry[Any] = Registry("learner")
 measures: Registry[Any] = Registry("measure")
 resamplings: Registry[Any] = Registry("resampling")
+pipeops: Registry[Any] = Registry("pipeop")

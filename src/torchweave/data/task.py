@@ -320,6 +320,60 @@ class Task(abc.ABC):
         self._col_roles["feature"] = self._col_roles["feature"] + list(data.columns)
         return self
 
+    def replace_features(self, data: pd.DataFrame, remove: Iterable[str] = ()) -> Task:
+        """Replace or add feature columns, and drop others, in one step (in place).
+
+        Parameters
+        ----------
+        data : pandas.DataFrame
+            New feature columns, one row per row in use, in the task's row order.
+            Columns that are features already are overwritten; others are added.
+        remove : iterable of str
+            Features to drop (unless ``data`` brings them back).
+
+        Returns
+        -------
+        Task
+            ``self``.
+        """
+        if len(data) != self.nrow:
+            raise TaskError(
+                f"replace_features needs {self.nrow} rows (one per row in use of task "
+                f"'{self.id}'). Got {len(data)} instead."
+            )
+        protected = set(self.target_names) | {
+            c for role in ("weight", "stratum", "group", "name") for c in self._col_roles[role]
+        }
+        clash = [c for c in data.columns if c in protected]
+        if clash:
+            raise TaskError(
+                f"replace_features cannot overwrite the non-feature column(s) {quote_list(clash)}."
+            )
+        ids = self._row_ids
+        if len(np.unique(ids)) != len(ids):
+            # Rows in use repeat (a bootstrap sample): materialise them as new rows first.
+            self._data = self._data.iloc[ids].reset_index(drop=True)
+            self._data.index.name = "row_id"
+            ids = self._row_ids = np.arange(len(ids), dtype=np.int64)
+        frame = self._data.copy()
+        aligned = data.set_axis(pd.Index(ids, name="row_id"), axis=0)
+        for col in data.columns:
+            column = aligned[col].reindex(frame.index)
+            if isinstance(data[col].dtype, pd.CategoricalDtype):
+                column = column.astype(data[col].dtype)
+            frame[col] = column
+        kept = [c for c in self._col_roles["feature"] if c not in set(remove) or c in data.columns]
+        added = [c for c in data.columns if c not in kept]
+        old = self._data
+        self._data = frame
+        try:
+            self._check_feature_dtypes(data.columns)
+        except TaskError:
+            self._data = old
+            raise
+        self._col_roles["feature"] = kept + added
+        return self
+
     def rbind(self, data: pd.DataFrame) -> Task:
         """Append rows (new ids follow the largest id); they are put in use."""
         if not isinstance(data, pd.DataFrame):

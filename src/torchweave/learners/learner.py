@@ -148,7 +148,7 @@ class Learner(abc.ABC):
         properties: Iterable[str] = (),
         label: str = "",
     ) -> None:
-        self.param_set = param_set if param_set is not None else ParamSet()
+        self._param_set = param_set if param_set is not None else ParamSet()
         self.id = id
         self.task_type = task_type
         self.predict_types = list(predict_types)
@@ -160,6 +160,15 @@ class Learner(abc.ABC):
         self._validate: Any = None
 
     # --- fields -------------------------------------------------------------------------
+    @property
+    def param_set(self) -> ParamSet:
+        """The learner's hyperparameters."""
+        return self._param_set
+
+    @param_set.setter
+    def param_set(self, value: ParamSet) -> None:
+        self._param_set = value
+
     @property
     def id(self) -> str:
         """The learner id (also used in parameter error messages)."""

@@ -1,0 +1,435 @@
+"""Graph: PipeOps connected by edges, trained and predicted in topological order.
+
+``a >> b`` concatenates operators and graphs; a Python list on either side is a
+parallel union (mlr3pipelines' ``gunion``), so ``[a, b] >> c`` feeds both into ``c``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import copy
+import graphlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from torchweave.errors import ChannelTypeError, GraphError, InvalidTypeError
+from torchweave.params.param_set import ParamSetCollection
+from torchweave.pipelines.pipeop import VARARG, Channel, PipeOp, type_name, types_compatible
+from torchweave.utils.text import did_you_mean, quote_list
+
+__all__ = ["Edge", "Graph", "as_graph", "concat_graphs", "gunion"]
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A connection from an output channel to an input channel."""
+
+    src_id: str
+    src_channel: str
+    dst_id: str
+    dst_channel: str
+
+
+@dataclass(frozen=True)
+class _Port:
+    op_id: str
+    channel: Channel
+
+    @property
+    def name(self) -> str:
+        return f"{self.op_id}.{self.channel.name}"
+
+
+class Graph:
+    """A directed acyclic graph of PipeOps.
+
+    Examples
+    --------
+    >>> import torchweave as tw
+    >>> graph = tw.po("imputemedian") >> tw.po("scale")
+    >>> graph.ids()
+    ['imputemedian', 'scale']
+    """
+
+    def __init__(self) -> None:
+        self.pipeops: dict[str, PipeOp] = {}
+        self._edges: list[Edge] = []
+
+    # --- building -----------------------------------------------------------------------
+    def add_pipeop(self, op: PipeOp | Graph, clone: bool = True) -> Graph:
+        """Add an operator (or all operators and edges of a graph).
+
+        Parameters
+        ----------
+        op : PipeOp or Graph
+            What to add.
+        clone : bool, default True
+            Add a deep copy, so the caller's object stays independent of the graph.
+
+        Raises
+        ------
+        GraphError
+            If an id is taken already.
+        """
+        if isinstance(op, Graph):
+            other = op.clone() if clone else op
+            self._check_new_ids(other.pipeops)
+            self.pipeops.update(other.pipeops)
+            self._edges.extend(other._edges)
+            return self
+        if not isinstance(op, PipeOp):
+            raise InvalidTypeError(
+                f"add_pipeop takes a PipeOp or a Graph. Got {type(op).__name__} instead."
+            )
+        self._check_new_ids([op.id])
+        self.pipeops[op.id] = op.clone() if clone else op
+        return self
+
+    def _check_new_ids(self, ids: Iterable[str]) -> None:
+        taken = [i for i in ids if i in self.pipeops]
+        if taken:
+            first = taken[0]
+            raise GraphError(
+                f"The graph already has a PipeOp with id {quote_list(taken)}. Give the new one "
+                f"another id: nn(\"{first}_2\") or po(..., id=\"{first}_2\")."
+            )
+
+    def _get(self, op_id: str) -> PipeOp:
+        if op_id not in self.pipeops:
+            raise GraphError(
+                f"The graph has no PipeOp '{op_id}'.{did_you_mean(op_id, self.pipeops)}"
+            )
+        return self.pipeops[op_id]
+
+    @staticmethod
+    def _pick_channel(
+        op: PipeOp, channels: list[Channel], name: str | None, what: str
+    ) -> Channel:
+        if name is None:
+            if len(channels) != 1:
+                raise GraphError(
+                    f"PipeOp '{op.id}' has {len(channels)} {what} channels "
+                    f"({quote_list(ch.name for ch in channels)}); name the one to connect."
+                )
+            return channels[0]
+        for ch in channels:
+            if ch.name == name:
+                return ch
+        raise GraphError(
+            f"PipeOp '{op.id}' has no {what} channel '{name}'."
+            f"{did_you_mean(name, [ch.name for ch in channels])}"
+        )
+
+    def add_edge(
+        self,
+        src_id: str,
+        dst_id: str,
+        src_channel: str | None = None,
+        dst_channel: str | None = None,
+    ) -> Graph:
+        """Connect an output channel of ``src_id`` to an input channel of ``dst_id``.
+
+        A channel may be omitted when the operator has only one. The channel types
+        are checked now, and a mismatch raises :class:`ChannelTypeError` naming both
+        operators, both channels and both types.
+        """
+        src, dst = self._get(src_id), self._get(dst_id)
+        out_ch = self._pick_channel(src, src.output, src_channel, "output")
+        in_ch = self._pick_channel(dst, dst.input, dst_channel, "input")
+        if in_ch.name != VARARG and any(
+            e.dst_id == dst_id and e.dst_channel == in_ch.name for e in self._edges
+        ):
+            raise GraphError(
+                f"Input channel '{in_ch.name}' of PipeOp '{dst_id}' is connected already."
+            )
+        for phase in ("train", "predict"):
+            produced, accepted = getattr(out_ch, phase), getattr(in_ch, phase)
+            if not types_compatible(produced, accepted):
+                raise ChannelTypeError(
+                    f"Cannot connect output '{out_ch.name}' of PipeOp '{src_id}' to input "
+                    f"'{in_ch.name}' of PipeOp '{dst_id}': at {phase} time '{src_id}' gives "
+                    f"{type_name(produced)} but '{dst_id}' takes {type_name(accepted)}."
+                )
+        edge = Edge(src_id, out_ch.name, dst_id, in_ch.name)
+        self._edges.append(edge)
+        try:
+            self.ids()
+        except GraphError:
+            self._edges.pop()
+            raise
+        return self
+
+    # --- structure ----------------------------------------------------------------------
+    @property
+    def edges(self) -> pd.DataFrame:
+        """The edges: ``src_id``, ``src_channel``, ``dst_id``, ``dst_channel``."""
+        return pd.DataFrame(
+            [(e.src_id, e.src_channel, e.dst_id, e.dst_channel) for e in self._edges],
+            columns=["src_id", "src_channel", "dst_id", "dst_channel"],
+        )
+
+    def _input_ports(self) -> list[_Port]:
+        connected = {(e.dst_id, e.dst_channel) for e in self._edges}
+        return [
+            _Port(op_id, ch)
+            for op_id in self.ids()
+            for ch in self.pipeops[op_id].input
+            if (op_id, ch.name) not in connected
+        ]
+
+    def _output_ports(self) -> list[_Port]:
+        connected = {(e.src_id, e.src_channel) for e in self._edges}
+        return [
+            _Port(op_id, ch)
+            for op_id in self.ids()
+            for ch in self.pipeops[op_id].output
+            if (op_id, ch.name) not in connected
+        ]
+
+    @staticmethod
+    def _ports_frame(ports: list[_Port]) -> pd.DataFrame:
+        return pd.DataFrame(
+            [
+                (p.name, p.op_id, p.channel.name, type_name(p.channel.train), type_name(p.channel.predict))
+                for p in ports
+            ],
+            columns=["name", "op_id", "channel", "train", "predict"],
+        )
+
+    @property
+    def input(self) -> pd.DataFrame:
+        """The unconnected input channels (``name`` is ``"<op id>.<channel>"``)."""
+        return self._ports_frame(self._input_ports())
+
+    @property
+    def output(self) -> pd.DataFrame:
+        """The unconnected output channels (``name`` is ``"<op id>.<channel>"``)."""
+        return self._ports_frame(self._output_ports())
+
+    def ids(self, sorted: bool = True) -> list[str]:
+        """Operator ids, in topological order (ties in insertion order) by default."""
+        if not sorted:
+            return list(self.pipeops)
+        sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
+        for op_id in self.pipeops:
+            sorter.add(op_id)
+        for e in self._edges:
+            sorter.add(e.dst_id, e.src_id)
+        try:
+            sorter.prepare()
+        except graphlib.CycleError as exc:
+            raise GraphError(f"The graph would contain a cycle: {exc.args[1]}.") from None
+        rank = {op_id: i for i, op_id in enumerate(self.pipeops)}
+        order: list[str] = []
+        while sorter.is_active():
+            ready = builtins.sorted(sorter.get_ready(), key=rank.__getitem__)
+            order.extend(ready)
+            sorter.done(*ready)
+        return order
+
+    # --- running ------------------------------------------------------------------------
+    def train(self, input: Any) -> dict[str, Any]:
+        """Train every operator in topological order.
+
+        Parameters
+        ----------
+        input : Any or dict
+            One object for every input channel, or a dict from input channel names
+            (``"<op id>.<channel>"``) to objects.
+
+        Returns
+        -------
+        dict
+            The values of the unconnected output channels, by name.
+        """
+        return self._run(input, "train")
+
+    def predict(self, input: Any) -> dict[str, Any]:
+        """Predict with every operator in topological order (see :meth:`train`)."""
+        return self._run(input, "predict")
+
+    def _run(self, input: Any, phase: str) -> dict[str, Any]:
+        ports = self._input_ports()
+        if not ports:
+            raise GraphError("The graph has no unconnected input channel to feed.")
+        names = [p.name for p in ports]
+        if isinstance(input, Mapping) and set(input) <= set(names) and input:
+            missing = [n for n in names if n not in input]
+            if missing:
+                raise GraphError(f"No input given for the graph input channel(s) {quote_list(missing)}.")
+            feed = {(p.op_id, p.channel.name): input[p.name] for p in ports}
+        else:
+            feed = {(p.op_id, p.channel.name): input for p in ports}
+        incoming: dict[str, list[Edge]] = {op_id: [] for op_id in self.pipeops}
+        for e in self._edges:
+            incoming[e.dst_id].append(e)
+        results: dict[tuple[str, str], Any] = {}
+        for op_id in self.ids():
+            op = self.pipeops[op_id]
+            args: list[Any] = []
+            for ch in op.input:
+                edges = [e for e in incoming[op_id] if e.dst_channel == ch.name]
+                if edges:
+                    args.extend(results[(e.src_id, e.src_channel)] for e in edges)
+                elif (op_id, ch.name) in feed:
+                    args.append(feed[(op_id, ch.name)])
+            outputs = op.train(args) if phase == "train" else op.predict(args)
+            for ch, value in zip(op.output, outputs, strict=True):
+                results[(op_id, ch.name)] = value
+        return {p.name: results[(p.op_id, p.channel.name)] for p in self._output_ports()}
+
+    # --- state and parameters -----------------------------------------------------------
+    @property
+    def param_set(self) -> ParamSetCollection:
+        """Every operator's parameters as ``"<op id>.<param>"``, read and written through."""
+        return ParamSetCollection(
+            lambda: {op_id: op.param_set for op_id, op in self.pipeops.items()},
+            owner="graph",
+        )
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """Each operator's state, by id."""
+        return {op_id: op.state for op_id, op in self.pipeops.items()}
+
+    @state.setter
+    def state(self, states: Mapping[str, Any]) -> None:
+        for op_id, op in self.pipeops.items():
+            op.state = states.get(op_id)
+
+    @property
+    def is_trained(self) -> bool:
+        """Whether every operator is trained."""
+        return bool(self.pipeops) and all(op.is_trained for op in self.pipeops.values())
+
+    # --- copying, composition, printing ------------------------------------------------
+    def clone(self, deep: bool = True) -> Graph:
+        """An independent copy (operators, edges and states)."""
+        if deep:
+            return copy.deepcopy(self)
+        new = Graph()
+        new.pipeops = dict(self.pipeops)
+        new._edges = list(self._edges)
+        return new
+
+    def __rshift__(self, other: Any) -> Graph:
+        return concat_graphs(self, other)
+
+    def __rrshift__(self, other: Any) -> Graph:
+        return concat_graphs(other, self)
+
+    def to_dot(self) -> str:
+        """The graph in Graphviz's dot language."""
+        from torchweave.pipelines.plot import graph_to_dot
+
+        return graph_to_dot(self)
+
+    def to_mermaid(self) -> str:
+        """The graph as a Mermaid flowchart."""
+        from torchweave.pipelines.plot import graph_to_mermaid
+
+        return graph_to_mermaid(self)
+
+    def plot(self, path: str | None = None) -> Any:
+        """Draw the graph; to a PNG or SVG file when ``path`` is given, else inline.
+
+        Uses graphviz's ``dot`` binary when present, otherwise networkx and matplotlib
+        (the ``plot`` extra).
+        """
+        from torchweave.pipelines.plot import plot_graph
+
+        return plot_graph(self, path)
+
+    def _repr_svg_(self) -> str | None:
+        from torchweave.pipelines.plot import graph_to_svg
+
+        return graph_to_svg(self)
+
+    def __repr__(self) -> str:
+        if not self.pipeops:
+            return "<Graph: empty>"
+        rows = []
+        for op_id in self.ids():
+            op = self.pipeops[op_id]
+            succ = sorted({e.dst_id for e in self._edges if e.src_id == op_id})
+            pred = sorted({e.src_id for e in self._edges if e.dst_id == op_id})
+            rows.append(
+                {
+                    "id": op_id,
+                    "class": type(op).__name__,
+                    "state": "trained" if op.is_trained else "-",
+                    "successors": ",".join(succ) or "-",
+                    "predecessors": ",".join(pred) or "-",
+                }
+            )
+        table = pd.DataFrame(rows).to_string(index=False)
+        return f"<Graph with {len(self.pipeops)} PipeOps>\n{table}"
+
+
+def as_graph(x: Any, clone: bool = True) -> Graph:
+    """Convert a PipeOp, a Graph or a list (parallel union) to a Graph.
+
+    Parameters
+    ----------
+    x : PipeOp, Graph, or list of them
+        What to convert.
+    clone : bool, default True
+        Copy, so the graph is independent of ``x``.
+    """
+    if isinstance(x, Graph):
+        return x.clone() if clone else x
+    if isinstance(x, PipeOp):
+        return Graph().add_pipeop(x, clone=clone)
+    if isinstance(x, list | tuple):
+        return gunion(list(x), clone=clone)
+    raise InvalidTypeError(
+        f"Cannot make a Graph from an object of type {type(x).__name__}; use a PipeOp, "
+        "a Graph or a list of them."
+    )
+
+
+def gunion(graphs: list[Any], clone: bool = True) -> Graph:
+    """Place graphs side by side (a disjoint union), without connecting them.
+
+    Raises
+    ------
+    GraphError
+        If two members share an operator id.
+    """
+    out = Graph()
+    for member in graphs:
+        out.add_pipeop(as_graph(member, clone=clone), clone=False)
+    return out
+
+
+def concat_graphs(left: Any, right: Any) -> Graph:
+    """``left >> right``: connect the outputs of ``left`` to the inputs of ``right``.
+
+    Outputs and inputs are paired in order when their numbers match; one output is
+    fanned out to every input; several outputs all go into a single vararg input.
+    """
+    g1, g2 = as_graph(left), as_graph(right)
+    outs, ins = g1._output_ports(), g2._input_ports()
+    if not outs:
+        raise GraphError("The left side of >> has no unconnected output channel.")
+    if not ins:
+        raise GraphError("The right side of >> has no unconnected input channel.")
+    graph = gunion([g1, g2], clone=False)
+    if len(ins) == 1 and ins[0].channel.name == VARARG:
+        pairs = [(o, ins[0]) for o in outs]
+    elif len(outs) == len(ins):
+        pairs = list(zip(outs, ins, strict=True))
+    elif len(outs) == 1:
+        pairs = [(outs[0], i) for i in ins]
+    else:
+        raise GraphError(
+            f"Cannot connect {len(outs)} outputs ({quote_list(o.name for o in outs)}) to "
+            f"{len(ins)} inputs ({quote_list(i.name for i in ins)}) with >>; their numbers "
+            "must match, or one side must have a single channel."
+        )
+    for out, inp in pairs:
+        graph.add_edge(out.op_id, inp.op_id, out.channel.name, inp.channel.name)
+    return graph
