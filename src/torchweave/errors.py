@@ -13,7 +13,9 @@ __all__ = [
     "GraphError",
     "InvalidParameterError",
     "InvalidTypeError",
+    "MissingDependencyError",
     "NotTrainedError",
+    "PlotError",
     "PredictTypeError",
     "ShapeError",
     "TaskError",
@@ -35,6 +37,14 @@ class InvalidParameterError(Error, ValueError):
 
 class InvalidTypeError(Error, TypeError):
     """An argument of a type the operation cannot take (e.g. ``as_learner(42)``)."""
+
+
+class MissingDependencyError(Error, ImportError):
+    """An optional dependency that the requested feature needs is not installed."""
+
+
+class PlotError(Error, RuntimeError):
+    """Graphviz's ``dot`` program failed to render a graph."""
 
 
 class NotTrainedError(Error, RuntimeError):

@@ -60,7 +60,9 @@ def test_invalid_inputs():
 
 
 def test_require_prob_names_the_caller():
-    with pytest.raises(tw.PredictTypeError, match="measure 'classif.logloss' needs predicted probabilities"):
+    with pytest.raises(
+        tw.PredictTypeError, match="measure 'classif.logloss' needs predicted probabilities"
+    ):
         make_classif(prob=False).require_prob("measure 'classif.logloss'")
 
 
@@ -68,7 +70,9 @@ def test_concat_predictions():
     a, b = make_classif(), make_classif()
     both = concat_predictions([a, b])
     assert len(both) == 8 and both.prob.shape == (8, 3)
-    r = concat_predictions([tw.PredictionRegr([0], [1.0], [2.0]), tw.PredictionRegr([1], [3.0], [4.0])])
+    r = concat_predictions(
+        [tw.PredictionRegr([0], [1.0], [2.0]), tw.PredictionRegr([1], [3.0], [4.0])]
+    )
     assert r.response.tolist() == [2.0, 4.0]
     with pytest.raises(tw.TaskError, match="different kinds"):
         concat_predictions([a, r])

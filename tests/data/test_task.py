@@ -17,7 +17,9 @@ def df() -> pd.DataFrame:
             "x": [1.0, 2.0, np.nan, 4.0, 5.0, 6.0],
             "n": [1, 2, 3, 4, 5, 6],
             "f": pd.Categorical(["a", "b", "a", "b", "a", "c"]),
-            "o": pd.Categorical(["lo", "hi", "lo", "hi", "lo", "hi"], categories=["lo", "hi"], ordered=True),
+            "o": pd.Categorical(
+                ["lo", "hi", "lo", "hi", "lo", "hi"], categories=["lo", "hi"], ordered=True
+            ),
             "b": [True, False, True, False, True, False],
             "s": ["u", "v", "w", "u", "v", "w"],
             "y": ["pos", "neg", "pos", "neg", "pos", "neg"],
@@ -72,7 +74,11 @@ def test_user_dataframe_is_never_modified(df):
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"target": "yy"}, tw.TaskError, "The target column 'yy' is not in the data. Did you mean 'y'\\?"),
+        (
+            {"target": "yy"},
+            tw.TaskError,
+            "The target column 'yy' is not in the data. Did you mean 'y'\\?",
+        ),
         ({"target": "x"}, tw.TaskError, "'x' has 1 missing value"),
     ],
 )
@@ -82,13 +88,19 @@ def test_target_errors(df, kwargs, error, match):
 
 
 def test_one_class_and_non_numeric_regression_targets(df):
-    with pytest.raises(tw.TaskError, match="'y' of a classification task needs at least 2 classes. Got 1"):
+    with pytest.raises(
+        tw.TaskError, match="'y' of a classification task needs at least 2 classes. Got 1"
+    ):
         tw.TaskClassif(df.assign(y="a"), "y")
-    with pytest.raises(tw.TaskError, match="The target column 's' of a regression task must be numeric"):
+    with pytest.raises(
+        tw.TaskError, match="The target column 's' of a regression task must be numeric"
+    ):
         tw.TaskRegr(df, "s")
     with pytest.raises(tw.TaskError, match="must be a pandas DataFrame. Got dict"):
         tw.TaskRegr({"a": [1]}, "a")  # type: ignore[arg-type]
-    with pytest.raises(tw.TaskError, match="'positive' must be one of the classes 'neg', 'pos'. Got 'x'"):
+    with pytest.raises(
+        tw.TaskError, match="'positive' must be one of the classes 'neg', 'pos'. Got 'x'"
+    ):
         tw.TaskClassif(df, "y", positive="x")
 
 
@@ -110,7 +122,11 @@ def test_select_and_col_roles(df):
     assert task.feature_names == ["x", "n"]
     with pytest.raises(tw.TaskError, match="Did you mean 'x'"):
         task.select(["xx"])
-    task = tw.TaskClassif(df, "y").set_col_roles("s", "name").set_col_roles("f", ["stratum", "feature"])
+    task = (
+        tw.TaskClassif(df, "y")
+        .set_col_roles("s", "name")
+        .set_col_roles("f", ["stratum", "feature"])
+    )
     assert task.col_roles["name"] == ["s"]
     assert "s" not in task.feature_names
     assert "strata" in task.properties

@@ -41,7 +41,10 @@ class MajorityLearner(Learner):
 
     def _predict(self, task: tw.Task) -> dict[str, Any]:
         prob = np.tile(self.model, (task.nrow, 1))
-        return {"prob": prob, "response": [self.state.class_names[int(np.argmax(self.model))]] * task.nrow}
+        return {
+            "prob": prob,
+            "response": [self.state.class_names[int(np.argmax(self.model))]] * task.nrow,
+        }
 
     def _extract_internal_valid_scores(self) -> dict[str, float]:
         return {"valid.n": float(len(self.seen["valid_rows"] or []))}
@@ -49,9 +52,7 @@ class MajorityLearner(Learner):
 
 @pytest.fixture
 def task() -> tw.TaskClassif:
-    df = pd.DataFrame(
-        {"x": np.arange(20.0), "n": np.arange(20), "y": ["a"] * 12 + ["b"] * 8}
-    )
+    df = pd.DataFrame({"x": np.arange(20.0), "n": np.arange(20), "y": ["a"] * 12 + ["b"] * 8})
     return tw.TaskClassif(df, "y", id="toy")
 
 
@@ -75,7 +76,10 @@ def test_train_predict_prob_and_response(task):
 
 def test_required_params_checked_before_training(task):
     learner = MajorityLearner()
-    with pytest.raises(tw.InvalidParameterError, match="learner 'classif.majority' needs the required parameter\\(s\\) 'need'"):
+    with pytest.raises(
+        tw.InvalidParameterError,
+        match="learner 'classif.majority' needs the required parameter\\(s\\) 'need'",
+    ):
         learner.train(task)
     assert learner.seen == {}
 
@@ -86,7 +90,10 @@ def test_task_type_and_feature_type_checks(task):
     with pytest.raises(tw.TaskError, match="is for classif tasks, but task 'r' is a regr task"):
         learner.train(regr)
     df = pd.DataFrame({"f": pd.Categorical(["u", "v"] * 5), "y": ["a", "b"] * 5})
-    with pytest.raises(tw.TaskError, match="does not support the feature type\\(s\\) 'factor' \\('f'\\).*po\\(\"encode\"\\)"):
+    with pytest.raises(
+        tw.TaskError,
+        match="does not support the feature type\\(s\\) 'factor' \\('f'\\).*po\\(\"encode\"\\)",
+    ):
         learner.train(tw.TaskClassif(df, "y"))
     df = pd.DataFrame({"x": [1.0, np.nan] * 5, "y": ["a", "b"] * 5})
     with pytest.raises(tw.TaskError, match="missing values in feature\\(s\\) 'x' \\(5\\).*imput"):
@@ -103,7 +110,9 @@ def test_failed_training_leaves_no_state_and_names_learner(task):
 
 
 def test_untrained_predict_raises(task):
-    with pytest.raises(tw.NotTrainedError, match="Learner 'classif.majority' has not been trained yet"):
+    with pytest.raises(
+        tw.NotTrainedError, match="Learner 'classif.majority' has not been trained yet"
+    ):
         MajorityLearner().predict(task)
 
 
@@ -143,7 +152,10 @@ def test_validate_predefined_and_test(task):
 
 def test_validate_field_is_checked(task):
     learner = MajorityLearner()
-    with pytest.raises(tw.InvalidParameterError, match="'validate' field of learner 'classif.majority' must be None, a ratio in \\(0, 1\\)"):
+    with pytest.raises(
+        tw.InvalidParameterError,
+        match="'validate' field of learner 'classif.majority' must be None, a ratio in \\(0, 1\\)",
+    ):
         learner.validate = 1.5
     learner.properties.discard("validation")
     with pytest.raises(tw.InvalidParameterError, match="does not support internal validation"):
@@ -153,7 +165,10 @@ def test_validate_field_is_checked(task):
 
 
 def test_predict_type_checked():
-    with pytest.raises(tw.InvalidParameterError, match="'predict_type' of learner 'classif.majority' must be one of \\{'response', 'prob'\\}. Got 'se'"):
+    with pytest.raises(
+        tw.InvalidParameterError,
+        match="'predict_type' of learner 'classif.majority' must be one of \\{'response', 'prob'\\}. Got 'se'",
+    ):
         MajorityLearner().predict_type = "se"
 
 
@@ -183,7 +198,9 @@ def test_configure_unknown_param_suggests():
 
 
 def test_as_learner_rejects_unknown_objects():
-    with pytest.raises(tw.InvalidTypeError, match="as_learner cannot convert an object of type int"):
+    with pytest.raises(
+        tw.InvalidTypeError, match="as_learner cannot convert an object of type int"
+    ):
         tw.as_learner(42)
     learner = MajorityLearner()
     assert tw.as_learner(learner) is learner

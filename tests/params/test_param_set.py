@@ -81,7 +81,10 @@ def test_set_values_is_atomic():
 
 def test_unknown_id_suggests_nearest():
     ps = make_ps()
-    with pytest.raises(tw.InvalidParameterError, match="'epoch' is not a parameter of LearnerTorch. Did you mean 'epochs'\\?"):
+    with pytest.raises(
+        tw.InvalidParameterError,
+        match="'epoch' is not a parameter of LearnerTorch. Did you mean 'epochs'\\?",
+    ):
         ps.set_values(epoch=3)
 
 
@@ -104,7 +107,9 @@ def test_dependency_must_be_met():
 
 def test_required_and_tags():
     ps = make_ps()
-    with pytest.raises(tw.InvalidParameterError, match="needs the required parameter\\(s\\) 'epochs'"):
+    with pytest.raises(
+        tw.InvalidParameterError, match="needs the required parameter\\(s\\) 'epochs'"
+    ):
         ps.get_values(check_required=True)
     ps.set_values(epochs=3, lr=0.1)
     assert ps.get_values(tags="train") == {"epochs": 3, "lr": 0.1, "shuffle": True}
@@ -151,7 +156,10 @@ def test_add_rejects_duplicates_and_bad_init():
     ps = make_ps()
     with pytest.raises(tw.InvalidParameterError, match="already has a parameter 'lr'"):
         ps.add("lr", p_dbl())
-    with pytest.raises(tw.InvalidParameterError, match="'x' parameter of LearnerTorch must be an integer >= 1. Got 0"):
+    with pytest.raises(
+        tw.InvalidParameterError,
+        match="'x' parameter of LearnerTorch must be an integer >= 1. Got 0",
+    ):
         ps.add("x", p_int(1, init=0))
 
 
@@ -163,7 +171,9 @@ def test_collection_reads_and_writes_through():
     assert col.values == {"a.x": 1, "b.lr": 0.1}
     col.set_values(**{"a.x": 5, "b.lr": 0.5})
     assert a.values == {"x": 5} and b.values == {"lr": 0.5}
-    with pytest.raises(tw.InvalidParameterError, match="The 'x' parameter of op 'a' must be an integer >= 0"):
+    with pytest.raises(
+        tw.InvalidParameterError, match="The 'x' parameter of op 'a' must be an integer >= 0"
+    ):
         col.set_values(**{"a.x": -1, "b.lr": 0.2})
     assert b.values == {"lr": 0.5}  # atomic across members
     with pytest.raises(tw.InvalidParameterError, match="Did you mean 'b.lr'"):

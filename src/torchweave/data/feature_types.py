@@ -8,6 +8,7 @@ needs to know about torch.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 from pandas.api import types as ptypes
@@ -48,7 +49,7 @@ def register_feature_type(name: str, predicate: Callable[[object], bool]) -> Non
         FEATURE_TYPES.append(name)
 
 
-def feature_type_of(dtype: object) -> str | None:
+def feature_type_of(dtype: Any) -> str | None:
     """The feature type of a column dtype, or ``None`` if tasks do not support it.
 
     ``float`` is ``"numeric"``, ``int`` (also nullable ``Int64``) is ``"integer"``,

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 __all__ = ["Prediction", "PredictionClassif", "PredictionRegr", "concat_predictions"]
 
 
-
 class Prediction(abc.ABC):
     """Abstract base of :class:`PredictionClassif` and :class:`PredictionRegr`."""
 
@@ -123,7 +122,9 @@ class PredictionClassif(Prediction):
     ) -> None:
         if class_names is None:
             if not isinstance(getattr(truth, "dtype", None), pd.CategoricalDtype):
-                raise TaskError("PredictionClassif needs class_names when truth is not categorical.")
+                raise TaskError(
+                    "PredictionClassif needs class_names when truth is not categorical."
+                )
             class_names = list(truth.dtype.categories)
         self.class_names = list(class_names)
         dtype = pd.CategoricalDtype(self.class_names)
@@ -155,12 +156,14 @@ class PredictionClassif(Prediction):
             positive = self.class_names[0]
         self.positive = positive
 
-    def _argmax(self, prob: np.ndarray) -> pd.Categorical:
+    def _argmax(self, prob: np.ndarray) -> Any:
         codes = np.where(np.isnan(prob).any(axis=1), -1, np.argmax(np.nan_to_num(prob), axis=1))
-        return pd.Categorical.from_codes(codes, categories=self.class_names)
+        return pd.Categorical.from_codes(
+            codes.astype(np.int64), dtype=pd.CategoricalDtype(self.class_names)
+        )
 
     @staticmethod
-    def _as_classes(values: Any, dtype: pd.CategoricalDtype, what: str) -> pd.Categorical:
+    def _as_classes(values: Any, dtype: pd.CategoricalDtype, what: str) -> Any:
         if isinstance(values, pd.Series):
             values = values.to_numpy()
         if isinstance(values, pd.Categorical) and list(values.categories) == list(dtype.categories):
@@ -195,9 +198,9 @@ class PredictionClassif(Prediction):
             pd.Series(self.truth, name="truth"),
             dropna=False,
         )
-        return table.reindex(
-            index=self.class_names, columns=self.class_names, fill_value=0
-        ).astype(np.int64)
+        return table.reindex(index=self.class_names, columns=self.class_names, fill_value=0).astype(
+            np.int64
+        )
 
     def as_data_frame(self) -> pd.DataFrame:  # noqa: D102
         frame = pd.DataFrame(
@@ -247,7 +250,9 @@ class PredictionRegr(Prediction):
         return ["response"]
 
     def as_data_frame(self) -> pd.DataFrame:  # noqa: D102
-        return pd.DataFrame({"row_ids": self.row_ids, "truth": self.truth, "response": self.response})
+        return pd.DataFrame(
+            {"row_ids": self.row_ids, "truth": self.truth, "response": self.response}
+        )
 
     def _take(self, idx: np.ndarray) -> PredictionRegr:
         return PredictionRegr(self.row_ids[idx], self.truth[idx], self.response[idx])

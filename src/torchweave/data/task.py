@@ -30,6 +30,21 @@ def _as_list(cols: str | Iterable[str]) -> list[str]:
     return [cols] if isinstance(cols, str) else list(cols)
 
 
+def _spread(values: pd.Series, index: pd.Index) -> pd.Series:
+    """Place values (indexed by rows in use) on the full backend index, keeping the dtype.
+
+    Rows not in use cannot be reached through the task any more; they get a
+    placeholder of the column's own dtype, so int and bool columns stay int and bool.
+    """
+    column = values.reindex(index)
+    if column.dtype == values.dtype:
+        return column
+    if len(values):
+        return values.reindex(index, fill_value=values.iloc[0])
+    zeros = np.zeros(len(index), dtype=values.to_numpy().dtype)
+    return pd.Series(zeros, index=index, name=values.name)
+
+
 class Task(abc.ABC):
     """Abstract base of :class:`TaskClassif` and :class:`TaskRegr`.
 
@@ -59,7 +74,9 @@ class Task(abc.ABC):
             )
         dupes = sorted({c for c in data.columns if list(data.columns).count(c) > 1})
         if dupes:
-            raise TaskError(f"Column names of a task must be unique. Got {quote_list(dupes)} twice.")
+            raise TaskError(
+                f"Column names of a task must be unique. Got {quote_list(dupes)} twice."
+            )
         if not isinstance(target, str):
             raise TaskError(f"'target' must be a column name (str). Got {target!r} instead.")
         if target not in data.columns:
@@ -201,7 +218,7 @@ class Task(abc.ABC):
         """Number of missing values per column, over the rows in use."""
         columns = self.target_names + self.feature_names if cols is None else self._check_cols(cols)
         sub = self._data.iloc[self._row_ids][columns]
-        return {c: int(n) for c, n in sub.isna().sum().items()}
+        return {str(c): int(n) for c, n in sub.isna().sum().items()}
 
     @property
     def weights(self) -> pd.Series | None:
@@ -254,7 +271,9 @@ class Task(abc.ABC):
             raise TaskError(
                 f"Unknown column role(s) {quote_list(bad)}. Roles are {quote_list(COL_ROLES)}."
             )
-        new = {role: [c for c in members if c not in cols] for role, members in self.col_roles.items()}
+        new = {
+            role: [c for c in members if c not in cols] for role, members in self.col_roles.items()
+        }
         for role in roles:
             new[role].extend(cols)
         self._check_roles(new)
@@ -276,7 +295,9 @@ class Task(abc.ABC):
             if len(roles[role]) > 1:
                 raise TaskError(f"A task can have at most one '{role}' column. Got {roles[role]}.")
         for col in roles["weight"]:
-            if not ptypes.is_numeric_dtype(self._data[col]) or ptypes.is_bool_dtype(self._data[col]):
+            if not ptypes.is_numeric_dtype(self._data[col]) or ptypes.is_bool_dtype(
+                self._data[col]
+            ):
                 raise TaskError(f"The weight column '{col}' must be numeric.")
         self._check_feature_dtypes(roles["feature"])
 
@@ -358,10 +379,7 @@ class Task(abc.ABC):
         frame = self._data.copy()
         aligned = data.set_axis(pd.Index(ids, name="row_id"), axis=0)
         for col in data.columns:
-            column = aligned[col].reindex(frame.index)
-            if isinstance(data[col].dtype, pd.CategoricalDtype):
-                column = column.astype(data[col].dtype)
-            frame[col] = column
+            frame[col] = _spread(aligned[col], frame.index)
         kept = [c for c in self._col_roles["feature"] if c not in set(remove) or c in data.columns]
         added = [c for c in data.columns if c not in kept]
         old = self._data
@@ -399,7 +417,9 @@ class Task(abc.ABC):
         frame = pd.concat([base, new], axis=0, ignore_index=True)
         frame.index.name = "row_id"
         changed = [
-            c for c in needed if feature_type_of(frame[c].dtype) != feature_type_of(self._data[c].dtype)
+            c
+            for c in needed
+            if feature_type_of(frame[c].dtype) != feature_type_of(self._data[c].dtype)
         ]
         if changed:
             raise TaskError(
@@ -456,7 +476,9 @@ class Task(abc.ABC):
             )
         missing = [c for c in self.feature_names if c not in other.feature_names]
         if missing:
-            raise TaskError(f"{what} lacks the feature(s) {quote_list(missing)} of task '{self.id}'.")
+            raise TaskError(
+                f"{what} lacks the feature(s) {quote_list(missing)} of task '{self.id}'."
+            )
 
     # --- copying ----------------------------------------------------------------------
     def clone(self) -> Task:
@@ -571,7 +593,8 @@ class TaskClassif(Task):
     --------
     >>> import pandas as pd
     >>> from torchweave import TaskClassif
-    >>> task = TaskClassif(pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": ["b", "a", "b", "a"]}), "y")
+    >>> df = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": ["b", "a", "b", "a"]})
+    >>> task = TaskClassif(df, "y")
     >>> task.class_names, task.positive
     (['a', 'b'], 'a')
     """
@@ -621,6 +644,7 @@ class TaskClassif(Task):
 
     def _conform_target(self, y: pd.Series, name: str) -> pd.Series:
         dtype = self._data[name].dtype
+        assert isinstance(dtype, pd.CategoricalDtype)
         unknown = [v for v in pd.unique(y.dropna()) if v not in dtype.categories]
         if unknown:
             raise TaskError(
@@ -649,7 +673,8 @@ class TaskClassif(Task):
             raise TaskError(f"'positive' can only be set for a binary task. Got {value!r}.")
         if value not in classes:
             raise TaskError(
-                f"'positive' must be one of the classes {quote_list(classes)}. Got {value!r} instead."
+                f"'positive' must be one of the classes {quote_list(classes)}. "
+                f"Got {value!r} instead."
             )
         self._positive = value
 

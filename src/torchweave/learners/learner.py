@@ -281,13 +281,21 @@ class Learner(abc.ABC):
             if ftype not in self.feature_types:
                 unsupported.setdefault(ftype, []).append(col)
         if unsupported:
-            parts = "; ".join(f"'{t}' ({quote_list(cols, limit=5)})" for t, cols in unsupported.items())
+            parts = "; ".join(
+                f"'{t}' ({quote_list(cols, limit=5)})" for t, cols in unsupported.items()
+            )
             hint = ""
             if {"factor", "ordered", "character", "logical"} & set(unsupported):
                 hint = ' Encode them first, e.g. with po("encode") in front of the learner.'
             raise TaskError(
                 f"Learner '{self.id}' does not support the feature type(s) {parts} of task "
                 f"'{task.id}'. It supports {quote_list(self.feature_types)}.{hint}"
+            )
+        if task.weights is not None and "weights" not in self.properties:
+            raise TaskError(
+                f"Task '{task.id}' has a weight column ({task.col_roles['weight'][0]!r}), but "
+                f"learner '{self.id}' cannot use weights. Remove the role with "
+                "task.set_col_roles(col, []) to train without them."
             )
         if "missings" not in self.properties:
             missing = {c: n for c, n in task.missings(task.feature_names).items() if n}
@@ -319,7 +327,8 @@ class Learner(abc.ABC):
         else:
             if task.internal_valid_task is not None:
                 raise TaskError(
-                    f"Learner '{self.id}' has validate={validate}, but task '{task.id}' already has "
+                    f"Learner '{self.id}' has validate={validate}, but task '{task.id}' "
+                    "already has "
                     "an internal_valid_task. Use validate='predefined' to use it."
                 )
             task.internal_valid_task = split_validation(task, validate, self._validation_seed())
@@ -345,11 +354,14 @@ class Learner(abc.ABC):
         Learner
             ``self``.
         """
+        self.state = None  # a refused or failed training leaves no model behind
         self._check_task(task, "train")
         self.param_set.check_required()
         work = task.clone()
         if row_ids is not None:
-            work.filter(np.asarray(list(row_ids) if not isinstance(row_ids, np.ndarray) else row_ids))
+            work.filter(
+                np.asarray(list(row_ids) if not isinstance(row_ids, np.ndarray) else row_ids)
+            )
         self._check_features(work)
         if work.nrow == 0:
             raise TaskError(f"Learner '{self.id}' cannot train on task '{task.id}' with 0 rows.")
@@ -403,7 +415,9 @@ class Learner(abc.ABC):
         work = task.clone()
         work.internal_valid_task = None
         if row_ids is not None:
-            work.filter(np.asarray(list(row_ids) if not isinstance(row_ids, np.ndarray) else row_ids))
+            work.filter(
+                np.asarray(list(row_ids) if not isinstance(row_ids, np.ndarray) else row_ids)
+            )
         if work.feature_names != state.feature_names:
             work.select(state.feature_names)
             work._col_roles["feature"] = list(state.feature_names)
@@ -477,12 +491,13 @@ class Learner(abc.ABC):
 
     def __repr__(self) -> str:
         values = ", ".join(f"{k}={v!r}" for k, v in self.param_set.values.items()) or "-"
+        types = [f"[{t}]" if t == self.predict_type else t for t in self.predict_types]
         lines = [
             f"<{type(self).__name__}:{self.id}>{': ' + self.label if self.label else ''}",
             f"* Model: {'-' if self.state is None else type(self.state.model).__name__}",
             f"* Parameters: {values}",
             f"* Validate: {self._validate!r}",
-            f"* Predict Types: {', '.join(f'[{t}]' if t == self.predict_type else t for t in self.predict_types)}",
+            f"* Predict Types: {', '.join(types)}",
             f"* Feature Types: {', '.join(self.feature_types)}",
             f"* Properties: {', '.join(sorted(self.properties)) or '-'}",
         ]

@@ -43,7 +43,7 @@ class ParamSet:
     Examples
     --------
     >>> from torchweave.params import ParamSet, p_int, p_fct
-    >>> ps = ParamSet(epochs=p_int(0, tags={"train", "required"}), method=p_fct(["a", "b"], init="a"))
+    >>> ps = ParamSet(epochs=p_int(0, tags="required"), method=p_fct(["a", "b"], init="a"))
     >>> ps.values
     {'method': 'a'}
     >>> ps.set_values(epochs=10).values
