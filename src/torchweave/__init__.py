@@ -1,7 +1,8 @@
 """torchweave: deep learning as pipeline graphs, after R's mlr3torch.
 
 ``import torchweave as tw`` gives the public API: tasks, learners, measures,
-resampling, parameters, and the sugar functions ``tsk``, ``lrn``, ``msr``, ``rsmp``.
+resampling, parameters, pipelines, and the sugar functions ``tsk``, ``lrn``, ``msr``,
+``rsmp`` and ``po``.
 """
 
 from torchweave import registry
@@ -15,6 +16,8 @@ from torchweave.measures import *  # noqa: F403
 from torchweave.measures import __all__ as _measures_all
 from torchweave.params import *  # noqa: F403
 from torchweave.params import __all__ as _params_all
+from torchweave.pipelines import *  # noqa: F403
+from torchweave.pipelines import __all__ as _pipelines_all
 from torchweave.resampling import *  # noqa: F403
 from torchweave.resampling import __all__ as _resampling_all
 from torchweave.sugar import lrn, lrns, msr, msrs, rsmp, tsk, tsks
@@ -29,6 +32,7 @@ __all__ = [
     *_learners_all,
     *_measures_all,
     *_params_all,
+    *_pipelines_all,
     *_resampling_all,
     *_tasks_all,
     "__version__",

@@ -24,7 +24,7 @@ def tsks(*keys: str) -> list[Any]:
 
 
 def lrn(key: str, **params: Any) -> Any:
-    """A learner with parameters and fields set, e.g. ``lrn("classif.featureless", predict_type="prob")``."""
+    """A learner with parameters and fields set: ``lrn("classif.rpart", predict_type="prob")``."""
     return registry.learners.get(key).configure(**params)
 
 

@@ -16,7 +16,9 @@ class Num(PipeOp):
     """int -> int: multiply by ``factor`` (a constructor argument)."""
 
     def __init__(self, id: str = "num", factor: int = 2) -> None:
-        super().__init__(id, input=[Channel("input", int, int)], output=[Channel("output", int, int)])
+        super().__init__(
+            id, input=[Channel("input", int, int)], output=[Channel("output", int, int)]
+        )
         self.factor = factor
 
     def _train(self, inputs: list[Any]) -> list[Any]:
@@ -31,7 +33,9 @@ class Sum(PipeOp):
     """Sums any number of ints (vararg input)."""
 
     def __init__(self, id: str = "sum") -> None:
-        super().__init__(id, input=[Channel(VARARG, int, int)], output=[Channel("output", int, int)])
+        super().__init__(
+            id, input=[Channel(VARARG, int, int)], output=[Channel("output", int, int)]
+        )
 
     def _train(self, inputs: list[Any]) -> list[Any]:
         self.state = {"n": len(inputs)}
@@ -95,17 +99,24 @@ def test_operands_are_copied():
 
 
 def test_channel_type_mismatch_names_both_sides():
-    with pytest.raises(tw.ChannelTypeError, match="output 'output' of PipeOp 'num' to input 'input' of PipeOp 'scale': at train time 'num' gives int but 'scale' takes Task"):
+    with pytest.raises(
+        tw.ChannelTypeError,
+        match="output 'output' of PipeOp 'num' to input 'input' of PipeOp 'scale': at train time 'num' gives int but 'scale' takes Task",
+    ):
         Num() >> tw.po("scale")
 
 
 def test_duplicate_ids_hint_at_renaming():
-    with pytest.raises(tw.GraphError, match='already has a PipeOp with id \'num\'.*po\\(..., id="num_2"\\)'):
+    with pytest.raises(
+        tw.GraphError, match="already has a PipeOp with id 'num'.*po\\(..., id=\"num_2\"\\)"
+    ):
         Num() >> Num()
 
 
 def test_add_edge_errors_and_cycles():
-    graph = Graph().add_pipeop(Num("a")).add_pipeop(Num("b")).add_pipeop(Split()).add_pipeop(Num("c"))
+    graph = (
+        Graph().add_pipeop(Num("a")).add_pipeop(Num("b")).add_pipeop(Split()).add_pipeop(Num("c"))
+    )
     with pytest.raises(tw.GraphError, match="The graph has no PipeOp 'cc'. Did you mean 'c'"):
         graph.add_edge("a", "cc")
     with pytest.raises(tw.GraphError, match="has 2 output channels \\('a', 'b'\\); name the one"):
@@ -121,7 +132,13 @@ def test_add_edge_errors_and_cycles():
 def test_input_and_output_frames():
     graph = Split() >> [Num("a"), Num("b")]
     assert graph.input.to_dict("records") == [
-        {"name": "split.input", "op_id": "split", "channel": "input", "train": "int", "predict": "int"}
+        {
+            "name": "split.input",
+            "op_id": "split",
+            "channel": "input",
+            "train": "int",
+            "predict": "int",
+        }
     ]
     assert graph.output["name"].tolist() == ["a.output", "b.output"]
 

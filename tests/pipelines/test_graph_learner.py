@@ -107,7 +107,10 @@ def test_validation_travels_through_preprocessing_with_train_state(task):
 
 def test_validate_refused_when_inner_learner_cannot_validate():
     learner = tw.as_learner(tw.po("learner", tw.lrn("regr.featureless")))
-    with pytest.raises(tw.InvalidParameterError, match="inside graph learner .* does not support internal validation"):
+    with pytest.raises(
+        tw.InvalidParameterError,
+        match="inside graph learner .* does not support internal validation",
+    ):
         learner.validate = 0.3
 
 
@@ -134,7 +137,9 @@ def test_clone_pickle_resample_benchmark(task):
     assert np.allclose(restored.predict(task).response, learner.predict(task).response)
     rr = tw.resample(task, graph_learner(), tw.rsmp("cv", folds=4))
     assert len(rr.predictions()) == 4
-    design = tw.benchmark_grid([task], [graph_learner(), tw.lrn("regr.featureless")], [tw.rsmp("holdout")])
+    design = tw.benchmark_grid(
+        [task], [graph_learner(), tw.lrn("regr.featureless")], [tw.rsmp("holdout")]
+    )
     assert len(tw.benchmark(design).aggregate(tw.msr("regr.mse"))) == 2
 
 

@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 
 import torchweave as tw
-from torchweave.pipelines import Channel, PipeOp
 from torchweave.params import ParamSet, p_int
+from torchweave.pipelines import Channel, PipeOp
 
 
 class AddOne(PipeOp):
@@ -48,7 +48,10 @@ def test_train_predict_and_state():
 
 def test_input_types_are_checked():
     op = AddOne()
-    with pytest.raises(tw.ChannelTypeError, match="PipeOp 'add_one' train: input channel 'input' takes int. Got str"):
+    with pytest.raises(
+        tw.ChannelTypeError,
+        match="PipeOp 'add_one' train: input channel 'input' takes int. Got str",
+    ):
         op.train(["x"])
     with pytest.raises(tw.ChannelTypeError, match="expected 1 input\\(s\\) \\(input\\). Got 2"):
         op.train([1, 2])
@@ -79,7 +82,9 @@ def test_untrained_predict_raises():
 def test_id_setter_updates_param_messages():
     op = AddOne()
     op.id = "plus"
-    with pytest.raises(tw.InvalidParameterError, match="'k' parameter of PipeOp 'plus' must be an integer"):
+    with pytest.raises(
+        tw.InvalidParameterError, match="'k' parameter of PipeOp 'plus' must be an integer"
+    ):
         op.param_set.set_values(k="a")
     with pytest.raises(tw.InvalidParameterError, match="non-empty string"):
         op.id = ""
@@ -110,7 +115,9 @@ def test_po_constructor_args_and_params():
     assert op.id == "sc" and op.param_set.values["robust"] is True
     with pytest.raises(KeyError, match="Did you mean 'scale'"):
         tw.po("scael")
-    with pytest.raises(tw.InvalidParameterError, match="'robust' parameter of PipeOp 'scale' must be a bool"):
+    with pytest.raises(
+        tw.InvalidParameterError, match="'robust' parameter of PipeOp 'scale' must be a bool"
+    ):
         tw.po("scale", robust="yes")
     learner_op = tw.po(tw.lrn("classif.featureless"))
     assert learner_op.id == "classif.featureless"

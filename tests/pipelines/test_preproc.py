@@ -8,7 +8,16 @@ import torchweave as tw
 
 
 def make_task(values) -> tw.TaskRegr:
-    return tw.TaskRegr(pd.DataFrame({"x": values, "f": pd.Categorical(["a"] * len(values)), "y": np.arange(len(values), dtype=float)}), "y")
+    return tw.TaskRegr(
+        pd.DataFrame(
+            {
+                "x": values,
+                "f": pd.Categorical(["a"] * len(values)),
+                "y": np.arange(len(values), dtype=float),
+            }
+        ),
+        "y",
+    )
 
 
 def test_scale_values_and_state():
@@ -31,7 +40,7 @@ def test_predict_uses_training_state():
 
 def test_robust_and_constant_columns():
     op = tw.po("scale", robust=True)
-    out = op.train([make_task([1.0, 2.0, 3.0, 100.0])])[0]
+    op.train([make_task([1.0, 2.0, 3.0, 100.0])])
     assert op.state["center"]["x"] == 2.5
     const = tw.po("scale").train([make_task([5.0, 5.0, 5.0])])[0]
     assert const.data(cols="x")["x"].tolist() == [0.0, 0.0, 0.0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 import copy
 import graphlib
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -94,7 +95,7 @@ class Graph:
             first = taken[0]
             raise GraphError(
                 f"The graph already has a PipeOp with id {quote_list(taken)}. Give the new one "
-                f"another id: nn(\"{first}_2\") or po(..., id=\"{first}_2\")."
+                f'another id: nn("{first}_2") or po(..., id="{first}_2").'
             )
 
     def _get(self, op_id: str) -> PipeOp:
@@ -105,9 +106,7 @@ class Graph:
         return self.pipeops[op_id]
 
     @staticmethod
-    def _pick_channel(
-        op: PipeOp, channels: list[Channel], name: str | None, what: str
-    ) -> Channel:
+    def _pick_channel(op: PipeOp, channels: list[Channel], name: str | None, what: str) -> Channel:
         if name is None:
             if len(channels) != 1:
                 raise GraphError(
@@ -193,7 +192,13 @@ class Graph:
     def _ports_frame(ports: list[_Port]) -> pd.DataFrame:
         return pd.DataFrame(
             [
-                (p.name, p.op_id, p.channel.name, type_name(p.channel.train), type_name(p.channel.predict))
+                (
+                    p.name,
+                    p.op_id,
+                    p.channel.name,
+                    type_name(p.channel.train),
+                    type_name(p.channel.predict),
+                )
                 for p in ports
             ],
             columns=["name", "op_id", "channel", "train", "predict"],
@@ -259,7 +264,9 @@ class Graph:
         if isinstance(input, Mapping) and set(input) <= set(names) and input:
             missing = [n for n in names if n not in input]
             if missing:
-                raise GraphError(f"No input given for the graph input channel(s) {quote_list(missing)}.")
+                raise GraphError(
+                    f"No input given for the graph input channel(s) {quote_list(missing)}."
+                )
             feed = {(p.op_id, p.channel.name): input[p.name] for p in ports}
         else:
             feed = {(p.op_id, p.channel.name): input for p in ports}
@@ -333,7 +340,7 @@ class Graph:
 
         return graph_to_mermaid(self)
 
-    def plot(self, path: str | None = None) -> Any:
+    def plot(self, path: str | os.PathLike[str] | None = None) -> Any:
         """Draw the graph; to a PNG or SVG file when ``path`` is given, else inline.
 
         Uses graphviz's ``dot`` binary when present, otherwise networkx and matplotlib

@@ -39,7 +39,8 @@ class GraphLearner(Learner):
     Examples
     --------
     >>> import torchweave as tw
-    >>> learner = tw.as_learner(tw.po("imputemedian") >> tw.po("learner", tw.lrn("classif.featureless")))
+    >>> graph = tw.po("imputemedian") >> tw.po("learner", tw.lrn("classif.featureless"))
+    >>> learner = tw.as_learner(graph)
     >>> learner.id
     'imputemedian.classif.featureless'
     """

@@ -11,7 +11,7 @@ import abc
 import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from torchweave.errors import ChannelTypeError, InvalidParameterError, NotTrainedError
 from torchweave.params.param_set import ParamSet
@@ -116,6 +116,10 @@ class PipeOp(abc.ABC):
     tags : sequence of str
         Free-form tags (``"data transform"``, ``"learner"``, ``"torch"``, ...).
     """
+
+    #: Capability flag for the conformance suite: predicting on the training data gives
+    #: the training output. Operators that differ by design (augmentation) set False.
+    predict_like_train: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -84,7 +84,9 @@ class PipeOpTaskPreproc(PipeOp):
     # --- template ---------------------------------------------------------------------
     def _affected_columns(self, task: Task) -> list[str]:
         selector = self.param_set.values.get("affect_columns", selector_all())
-        chosen = set(selector(task)) if "affect_columns" in self.param_set else set(task.feature_names)
+        chosen = (
+            set(selector(task)) if "affect_columns" in self.param_set else set(task.feature_names)
+        )
         types = task.feature_types
         return [f for f in task.feature_names if f in chosen and types[f] in self.feature_types]
 

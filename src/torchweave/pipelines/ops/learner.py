@@ -39,7 +39,9 @@ class PipeOpLearner(PipeOp):
     'classif.featureless'
     """
 
-    def __init__(self, learner: Any, id: str | None = None, param_vals: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, learner: Any, id: str | None = None, param_vals: dict[str, Any] | None = None
+    ) -> None:
         self.learner: Learner = as_learner(learner, clone=True)
         super().__init__(
             id or self.learner.id,

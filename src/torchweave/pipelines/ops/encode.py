@@ -1,0 +1,114 @@
+"""``po("encode")``: one-hot or treatment encoding of factor and character features."""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from torchweave.data.task import Task
+from torchweave.errors import TaskError
+from torchweave.params.param import p_fct
+from torchweave.params.param_set import ParamSet
+from torchweave.pipelines.preproc import PipeOpTaskPreproc
+from torchweave.registry import pipeops
+from torchweave.utils.text import quote_list
+
+__all__ = ["PipeOpEncode"]
+
+
+class PipeOpEncode(PipeOpTaskPreproc):
+    """Encodes factor, ordered and character features as 0/1 float columns.
+
+    Each level gets a column ``<col>.<level>`` (mlr3's naming). ``"treatment"`` drops the
+    first level's column (the reference level). Of mlr3's methods, only ``"one-hot"``
+    and ``"treatment"`` exist here (no ``"helmert"``, ``"poly"`` or ``"sum"``). A missing
+    value gives NaN in all of its columns (as in mlr3). A level that was not seen in
+    training gives an all-zero row and a ``UserWarning``. Character features are
+    encoded too, so that strings can be one-hot encoded directly.
+
+    Input and output channels
+    -------------------------
+    input : Task. output : Task.
+
+    State
+    -----
+    ``levels``: dict from column to its levels learned in training (a factor's categories,
+    unused ones included, or a character column's sorted distinct values).
+    ``method``: the method used in training (prediction uses it too).
+
+    Parameters
+    ----------
+    method : {"one-hot", "treatment"}, init "one-hot"
+        The encoding.
+    affect_columns : selector
+        Which features to encode (default: all factor, ordered and character ones).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import torchweave as tw
+    >>> df = pd.DataFrame({"x": pd.Categorical(["a", "b", "a"]), "y": [1.0, 2.0, 3.0]})
+    >>> out = tw.po("encode").train([tw.TaskRegr(df, "y")])[0]
+    >>> out.data(cols=["x.a", "x.b"]).to_numpy().tolist()
+    [[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]
+    """
+
+    feature_types = ("factor", "ordered", "character")
+
+    def __init__(self, id: str = "encode", param_vals: dict[str, Any] | None = None) -> None:
+        param_set = ParamSet(method=p_fct(["one-hot", "treatment"], init="one-hot", tags="train"))
+        super().__init__(id, param_set=param_set, param_vals=param_vals)
+
+    def _names(self, col: str, levels: list[Any]) -> list[str]:
+        names = [f"{col}.{level}" for level in levels]
+        return names[1:] if self.state["method"] == "treatment" else names
+
+    def _train_df(self, df: pd.DataFrame, task: Task) -> pd.DataFrame:
+        self.state["method"] = self.param_set.values["method"]
+        self.state["levels"] = {
+            col: s.cat.categories.tolist()
+            if isinstance(s.dtype, pd.CategoricalDtype)
+            else sorted(s.dropna().unique().tolist(), key=str)
+            for col, s in df.items()
+        }
+        others = set(task.feature_names) - set(df.columns)
+        names = [n for c, lv in self.state["levels"].items() for n in self._names(c, lv)]
+        counts = Counter(names)
+        clash = [n for n in counts if n in others or counts[n] > 1]
+        if clash:
+            raise TaskError(
+                f"PipeOp '{self.id}' would create the column(s) {quote_list(clash)} twice or "
+                f"over other features of task '{task.id}'. Rename the features first."
+            )
+        return self._predict_df(df, task)
+
+    def _predict_df(self, df: pd.DataFrame, task: Task) -> pd.DataFrame:
+        blocks = [pd.DataFrame(index=df.index)]
+        for col, levels in self.state["levels"].items():
+            values = df[col].to_numpy(dtype=object)
+            codes = pd.Index(levels, dtype=object).get_indexer(values)
+            missing = df[col].isna().to_numpy()
+            unseen = (codes < 0) & ~missing
+            if unseen.any():
+                warnings.warn(
+                    f"PipeOp '{self.id}': column '{col}' has level(s) "
+                    f"{quote_list(pd.unique(values[unseen]).tolist())} not seen in training; "
+                    "they are encoded as all zeros.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+            matrix = np.zeros((len(df), len(levels)))
+            hit = np.flatnonzero(codes >= 0)
+            matrix[hit, codes[hit]] = 1.0
+            matrix[missing] = np.nan
+            if self.state["method"] == "treatment":
+                matrix = matrix[:, 1:]
+            blocks.append(pd.DataFrame(matrix, index=df.index, columns=self._names(col, levels)))
+        return pd.concat(blocks, axis=1)
+
+
+pipeops.register("encode", PipeOpEncode)

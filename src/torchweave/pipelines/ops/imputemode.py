@@ -1,0 +1,109 @@
+"""``po("imputemode")``: impute missing values by each feature's most frequent value."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from torchweave.data.feature_types import feature_type_of
+from torchweave.data.task import Task
+from torchweave.pipelines.preproc import PipeOpTaskPreproc
+from torchweave.registry import pipeops
+
+__all__ = ["PipeOpImputeMode"]
+
+# What a feature that is entirely missing in training is imputed with (mlr3's null model,
+# made deterministic: mlr3 samples factor levels and logicals at random).
+_NULL_VALUES: dict[str, Any] = {"numeric": 0.0, "integer": 0, "logical": False, "character": ""}
+
+
+def fill_missing(df: pd.DataFrame, values: Mapping[str, Any]) -> pd.DataFrame:
+    """Fill each column's missing values with its value from ``values`` (a new frame).
+
+    A value that is not yet a category of a factor column is added as a category, whether
+    or not the column has missing values, so train and predict output have the same
+    categories (as mlr3's imputers). A value of ``None`` leaves the column as it is.
+    """
+    out = df.copy()
+    for col, value in values.items():
+        column = out[col]
+        if value is None:
+            continue
+        if isinstance(column.dtype, pd.CategoricalDtype) and value not in column.cat.categories:
+            column = column.cat.add_categories([value])
+        out[col] = column.fillna(value) if column.isna().any() else column
+    return out
+
+
+def _mode(column: pd.Series) -> Any:
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        if len(column.cat.categories) == 0:
+            return None
+        codes = column.cat.codes.to_numpy()
+        tally = np.bincount(codes[codes >= 0], minlength=len(column.cat.categories))
+        return column.cat.categories[int(np.argmax(tally))]
+    counts = column.value_counts(dropna=True)
+    if counts.empty:
+        return _NULL_VALUES[str(feature_type_of(column.dtype))]
+    tied = counts.index[counts == counts.max()].tolist()
+    try:
+        return min(tied)
+    except TypeError:  # a character column mixing types
+        return min(tied, key=str)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+class PipeOpImputeMode(PipeOpTaskPreproc):
+    """Imputes missing values by each feature's mode (most frequent value) in training.
+
+    Ties go to the first level in category order (factors) or to the smallest value
+    (other types; by string for a character column mixing types), so the result is
+    deterministic (mlr3 samples among ties). A feature entirely missing in training is
+    imputed with its first category (factors), ``False``, ``0`` or ``""``; a factor
+    without any category stays missing (as in mlr3).
+
+    Input and output channels
+    -------------------------
+    input : Task. output : Task.
+
+    State
+    -----
+    ``values``: dict from column to the value imputed (a factor's value is one of its
+    categories; ``None`` for a factor without categories).
+
+    Parameters
+    ----------
+    affect_columns : selector
+        Which features to impute (default: all factor, ordered, logical, integer, numeric
+        and character ones).
+
+    Examples
+    --------
+    >>> import torchweave as tw
+    >>> task = tw.tsk("penguins")
+    >>> op = tw.po("imputemode")
+    >>> out = op.train([task])[0]
+    >>> op.state["values"]["sex"], out.missings()["sex"]
+    ('male', 0)
+    """
+
+    feature_types = ("factor", "ordered", "logical", "integer", "numeric", "character")
+
+    def __init__(self, id: str = "imputemode", param_vals: dict[str, Any] | None = None) -> None:
+        super().__init__(id, param_vals=param_vals, tags=("data transform", "missings"))
+
+    def _train_df(self, df: pd.DataFrame, task: Task) -> pd.DataFrame:
+        self.state["values"] = {col: _plain(_mode(column)) for col, column in df.items()}
+        return self._predict_df(df, task)
+
+    def _predict_df(self, df: pd.DataFrame, task: Task) -> pd.DataFrame:
+        return fill_missing(df, self.state["values"])
+
+
+pipeops.register("imputemode", PipeOpImputeMode)
