@@ -11,9 +11,7 @@ import pytest
 import torchweave as tw
 
 SUBPACKAGES = [
-    name
-    for _, name, is_pkg in pkgutil.iter_modules(tw.__path__, "torchweave.")
-    if is_pkg
+    name for _, name, is_pkg in pkgutil.iter_modules(tw.__path__, "torchweave.") if is_pkg
 ]
 CORE = [
     "torchweave.params",
@@ -36,10 +34,31 @@ def test_every_name_in_all_resolves(module):
 
 def test_api_md_names_exist():
     for name in [
-        "TaskClassif", "TaskRegr", "PredictionClassif", "PredictionRegr", "ParamSet",
-        "Learner", "Error", "InvalidParameterError", "NotTrainedError", "ChannelTypeError",
-        "ShapeError", "TaskError", "tsk", "tsks", "lrn", "lrns", "msr", "msrs", "rsmp",
-        "resample", "benchmark", "benchmark_grid", "as_learner", "set_validate", "registry",
+        "TaskClassif",
+        "TaskRegr",
+        "PredictionClassif",
+        "PredictionRegr",
+        "ParamSet",
+        "Learner",
+        "Error",
+        "InvalidParameterError",
+        "NotTrainedError",
+        "ChannelTypeError",
+        "ShapeError",
+        "TaskError",
+        "tsk",
+        "tsks",
+        "lrn",
+        "lrns",
+        "msr",
+        "msrs",
+        "rsmp",
+        "resample",
+        "benchmark",
+        "benchmark_grid",
+        "as_learner",
+        "set_validate",
+        "registry",
     ]:
         assert hasattr(tw, name), name
 
@@ -51,7 +70,17 @@ def _run(code: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_core_layers_import_without_torch_and_optional_extras():
-    blocked = ["torch", "tensorboard", "torchvision", "optuna", "dask", "ray", "matplotlib", "networkx", "graphviz"]
+    blocked = [
+        "torch",
+        "tensorboard",
+        "torchvision",
+        "optuna",
+        "dask",
+        "ray",
+        "matplotlib",
+        "networkx",
+        "graphviz",
+    ]
     result = _run(
         f"""
         import importlib.abc, sys
