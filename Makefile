@@ -27,7 +27,6 @@ typecheck: $(STAMP)
 	$(BIN)/mypy src/
 
 test: $(STAMP) lint typecheck
-	$(BIN)/python -m torchweave.testing.core_imports
 	$(BIN)/pytest -n 2 -q
 
 bench: $(STAMP)
