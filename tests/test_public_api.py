@@ -20,6 +20,7 @@ CORE = [
     "torchweave.resampling",
     "torchweave.learners",
     "torchweave.tasks",
+    "torchweave.pipelines",
 ]
 
 
@@ -101,3 +102,26 @@ def test_core_layers_import_without_torch_and_optional_extras():
     )
     assert result.returncode == 0, result.stderr
     assert "classif.acc" in result.stdout
+
+
+def test_lazy_torch_names_match_the_network_layer():
+    import torchweave.network as network
+
+    assert set(tw._LAZY_NAMES) == set(network.__all__)
+
+
+def test_import_torchweave_does_not_import_torch():
+    result = _run(
+        """
+        import sys
+        import torchweave as tw
+        assert "torch" not in sys.modules, "import torchweave imported torch"
+        tw.tsk("iris")
+        assert "torch" not in sys.modules, "a core call imported torch"
+        tw.po("nn_linear", out_features=2)
+        assert "torch" in sys.modules
+        print("ok")
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ok" in result.stdout

@@ -26,6 +26,53 @@ from torchweave.tasks import __all__ as _tasks_all
 
 __version__ = "0.1.0"
 
+# The torch layer loads on first use, so that `import torchweave` (and the core
+# layers) never import torch. Keep this list equal to torchweave.network.__all__
+# (a test checks it).
+_LAZY_NAMES: dict[str, str] = {
+    name: "torchweave.network"
+    for name in [
+        "ModelDescriptor",
+        "ModuleGraph",
+        "NetworkSummary",
+        "PipeOpModule",
+        "PipeOpTorch",
+        "PipeOpTorchHead",
+        "PipeOpTorchIngress",
+        "PipeOpTorchIngressCategorical",
+        "PipeOpTorchIngressNumeric",
+        "PipeOpTorchLinear",
+        "PipeOpTorchReLU",
+        "Shape",
+        "TorchIngressToken",
+        "batchgetter_categ",
+        "batchgetter_num",
+        "infer_shapes",
+        "model_descriptor_to_module",
+        "model_descriptor_union",
+        "nn",
+        "output_dim_for",
+        "shape_to_str",
+        "summary",
+    ]
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY_NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'torchweave' has no attribute '{name}'")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_NAMES))
+
+
 __all__ = [
     *_data_all,
     *_errors_all,
@@ -35,6 +82,7 @@ __all__ = [
     *_pipelines_all,
     *_resampling_all,
     *_tasks_all,
+    *_LAZY_NAMES,
     "__version__",
     "lrn",
     "lrns",

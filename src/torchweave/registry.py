@@ -8,6 +8,7 @@ answers an unknown key with a "did you mean".
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
@@ -42,6 +43,19 @@ class Registry(Generic[T]):
         self.kind = kind
         self.name = name or f"{kind}s"
         self._items: dict[str, tuple[Callable[..., T], str]] = {}
+        self._lazy_modules: list[str] = []
+
+    def add_lazy_module(self, module: str) -> None:
+        """Import ``module`` (which registers more entries) the first time it is needed.
+
+        This keeps ``import torchweave`` free of torch: the torch operators register
+        themselves when a key, the key list or the table is first asked for.
+        """
+        self._lazy_modules.append(module)
+
+    def _load(self) -> None:
+        while self._lazy_modules:
+            importlib.import_module(self._lazy_modules.pop(0))
 
     def register(
         self,
@@ -88,6 +102,8 @@ class Registry(Generic[T]):
                 f"A {self.kind} key must be a string. Got {type(key).__name__} instead."
             )
         if key not in self._items:
+            self._load()
+        if key not in self._items:
             raise UnknownKeyError(
                 f"'{key}' is not a registered {self.kind}.{did_you_mean(key, self._items)} "
                 f"See tw.registry.{self.name}.keys() for all keys."
@@ -96,10 +112,12 @@ class Registry(Generic[T]):
 
     def keys(self) -> list[str]:
         """All keys, sorted."""
+        self._load()
         return sorted(self._items)
 
     def table(self) -> pd.DataFrame:
         """One row per entry: ``key``, ``class`` and ``description``."""
+        self._load()
         rows = [
             {
                 "key": key,
@@ -111,12 +129,15 @@ class Registry(Generic[T]):
         return pd.DataFrame(rows, columns=["key", "class", "description"])
 
     def __contains__(self, key: object) -> bool:
+        if key not in self._items:
+            self._load()
         return key in self._items
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.keys())
 
     def __len__(self) -> int:
+        self._load()
         return len(self._items)
 
     def __repr__(self) -> str:
@@ -128,3 +149,4 @@ learners: Registry[Any] = Registry("learner")
 measures: Registry[Any] = Registry("measure")
 resamplings: Registry[Any] = Registry("resampling")
 pipeops: Registry[Any] = Registry("pipeop")
+pipeops.add_lazy_module("torchweave.network")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 from typing import Any
 
 from torchweave import registry
@@ -28,6 +29,10 @@ def po(key: Any, *args: Any, id: str | None = None, **params: Any) -> Any:
 
     if isinstance(key, Learner):
         args, key = (key, *args), "learner"
+    match = re.match(r"^(.*?)_(\d+)$", key) if isinstance(key, str) else None
+    if match and key not in registry.pipeops and match.group(1) in registry.pipeops:
+        # po("nn_relu_1") is po("nn_relu", id="nn_relu_1"), as in mlr3pipelines.
+        id, key = id or key, match.group(1)
     constructor = registry.pipeops.constructor(key)
     signature = inspect.signature(constructor)
     ctor_kwargs = {k: params.pop(k) for k in list(params) if k in signature.parameters}

@@ -1,0 +1,44 @@
+"""``po("torch_ingress_num")``: numeric and integer features as a float32 matrix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torchweave.network.ingress_token import batchgetter_num
+from torchweave.network.ops.torch_ingress import PipeOpTorchIngress
+from torchweave.registry import pipeops
+
+__all__ = ["PipeOpTorchIngressNumeric"]
+
+
+class PipeOpTorchIngressNumeric(PipeOpTorchIngress):
+    """Feeds the numeric and integer features to the network as float32, shape ``(None, n)``.
+
+    Input and output channels
+    -------------------------
+    input : Task. output : ModelDescriptor at train, the Task at predict.
+
+    State
+    -----
+    ``shape``: the shape of the network input.
+
+    Parameters
+    ----------
+    None.
+
+    Examples
+    --------
+    >>> import torchweave as tw
+    >>> md = tw.po("torch_ingress_num").train([tw.tsk("iris")])[0]
+    >>> md.pointer_shape
+    (None, 4)
+    """
+
+    feature_types = ("numeric", "integer")
+    batchgetter = staticmethod(batchgetter_num)
+
+    def __init__(self, id: str = "torch_ingress_num", param_vals: dict[str, Any] | None = None):
+        super().__init__(id, param_vals=param_vals)
+
+
+pipeops.register("torch_ingress_num", PipeOpTorchIngressNumeric)

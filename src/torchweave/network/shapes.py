@@ -1,0 +1,183 @@
+"""Shapes of tensors flowing through a network graph, and inference by tracing.
+
+A shape is a tuple whose first entry is the batch dimension; ``None`` marks an unknown
+size (the batch dimension is usually unknown, and any other may be). Output shapes
+are found by running the real module on ``meta``-device tensors twice, with each
+unknown dimension filled by a different stand-in size each time: a dimension of the
+output is known when both runs agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+
+from torchweave.errors import ShapeError
+
+__all__ = [
+    "Shape",
+    "as_shape",
+    "assert_known_dims",
+    "assert_ndim",
+    "infer_shapes",
+    "resolve_dim",
+    "shape_to_str",
+]
+
+Shape = tuple[int | None, ...]
+
+# Stand-in sizes for unknown dimensions, one list per trace. Meta tensors allocate
+# nothing, so sizes can be large enough for any kernel; they differ between the two
+# traces (and from each other) so that a dimension that depends on them shows up.
+_FILLERS = ((61, 67, 71, 73, 79, 83), (89, 97, 101, 103, 107, 109))
+
+
+def as_shape(shape: Any, what: str = "shape") -> Shape:
+    """Validate and normalise a shape: a sequence of positive ints or ``None``.
+
+    Raises
+    ------
+    ShapeError
+        If ``shape`` is not such a sequence.
+    """
+    if isinstance(shape, torch.Size):
+        shape = tuple(shape)
+    if not isinstance(shape, Sequence) or isinstance(shape, str) or len(shape) == 0:
+        raise ShapeError(
+            f"Invalid {what}: must be a non-empty tuple of ints or None. Got {shape!r} instead."
+        )
+    out: list[int | None] = []
+    for d in shape:
+        if d is None:
+            out.append(None)
+        elif isinstance(d, int) and not isinstance(d, bool) and d >= 0:
+            out.append(int(d))
+        elif hasattr(d, "__index__") and not isinstance(d, bool) and int(d) >= 0:
+            out.append(int(d))
+        else:
+            raise ShapeError(f"Invalid {what} {shape_to_str(tuple(shape))}: {d!r} is not a size.")
+    return tuple(out)
+
+
+def shape_to_str(shape: Shape | Sequence[Shape] | None) -> str:
+    """``(None, 4)`` for a shape, ``[(None, 2); (2, 3)]`` for several."""
+    if shape is None:
+        return "(<unknown>)"
+    if len(shape) and isinstance(shape[0], tuple | list):
+        return "[" + "; ".join(shape_to_str(s) for s in shape) + "]"  # type: ignore[arg-type]
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+
+
+def assert_ndim(
+    shape: Shape, op_id: str, ndim: int | Sequence[int] | None = None, min: int | None = None
+) -> None:
+    """Raise a :class:`ShapeError` unless ``shape`` has the required number of dims."""
+    n = len(shape)
+    if ndim is not None:
+        allowed = [ndim] if isinstance(ndim, int) else list(ndim)
+        if n not in allowed:
+            want = " or ".join(str(a) for a in allowed)
+            raise ShapeError(
+                f"PipeOp '{op_id}' requires an input with {want} dimensions (the first one being "
+                f"the batch dimension), but got the shape {shape_to_str(shape)}."
+            )
+    if min is not None and n < min:
+        raise ShapeError(
+            f"PipeOp '{op_id}' requires an input with at least {min} dimensions, but got the "
+            f"shape {shape_to_str(shape)}."
+        )
+
+
+def resolve_dim(dim: int, ndim: int, op_id: str, insert: bool = False) -> int:
+    """A 0-based dim index (negative counts from the end); ``insert`` allows ``ndim``."""
+    size = ndim + int(insert)
+    resolved = dim + size if dim < 0 else dim
+    if not 0 <= resolved < size:
+        raise ShapeError(
+            f"PipeOp '{op_id}': dim {dim} is out of range for an input with {ndim} dimensions."
+        )
+    return resolved
+
+
+def assert_known_dims(shape: Shape, dims: Sequence[int], op_id: str, what: str = "") -> None:
+    """Raise unless the given (0-based) dims of ``shape`` are known."""
+    unknown = [d for d in dims if shape[d] is None]
+    if unknown:
+        label = what or ("dimension " + ", ".join(str(d) for d in dims))
+        raise ShapeError(
+            f"PipeOp '{op_id}' requires {label} of the input shape to be known, but got shape "
+            f"{shape_to_str(shape)}."
+        )
+
+
+def _filled(shape: Shape, fillers: Sequence[int]) -> tuple[int, ...]:
+    it = iter(fillers)
+    return tuple(next(it, 113) if d is None else d for d in shape)
+
+
+def _as_outputs(out: Any) -> list[torch.Tensor]:
+    if isinstance(out, torch.Tensor):
+        return [out]
+    if isinstance(out, tuple | list) and all(isinstance(o, torch.Tensor) for o in out):
+        return list(out)
+    raise ShapeError(
+        f"A traced module must return a tensor or a tuple of tensors. Got {type(out).__name__}."
+    )
+
+
+def infer_shapes(
+    fn: Callable[..., Any],
+    shapes_in: Sequence[Shape],
+    op_id: str,
+    dtypes: Sequence[torch.dtype] | None = None,
+) -> list[Shape]:
+    """Output shapes of ``fn`` on inputs of ``shapes_in``, found by tracing twice.
+
+    Parameters
+    ----------
+    fn : callable
+        A module (already on the ``meta`` device) or a function of tensors.
+    shapes_in : sequence of Shape
+        Input shapes; ``None`` marks unknown sizes.
+    op_id : str
+        Operator id, for error messages.
+    dtypes : sequence of torch.dtype, optional
+        Input dtypes (default float32).
+
+    Returns
+    -------
+    list of Shape
+        One shape per output; a dim is ``None`` when the two traces disagree.
+
+    Raises
+    ------
+    ShapeError
+        If the function fails on inputs of these shapes.
+    """
+    dtypes = list(dtypes) if dtypes is not None else [torch.float32] * len(shapes_in)
+    traces: list[list[tuple[int, ...]]] = []
+    for fillers in _FILLERS:
+        args = [
+            torch.empty(_filled(s, fillers), dtype=dt, device="meta")
+            for s, dt in zip(shapes_in, dtypes, strict=True)
+        ]
+        try:
+            with torch.no_grad():
+                outs = _as_outputs(fn(*args))
+        except ShapeError:
+            raise
+        except Exception as exc:
+            raise ShapeError(
+                f"PipeOp '{op_id}' cannot process an input of shape "
+                f"{shape_to_str(list(shapes_in))}: {type(exc).__name__}: {exc}"
+            ) from exc
+        traces.append([tuple(o.shape) for o in outs])
+    first, second = traces
+    if [len(s) for s in first] != [len(s) for s in second]:
+        raise ShapeError(f"PipeOp '{op_id}': the number of output dimensions varies with the input.")
+    return [
+        tuple(a if a == b else None for a, b in zip(s1, s2, strict=True))
+        for s1, s2 in zip(first, second, strict=True)
+    ]
