@@ -62,6 +62,9 @@ class PipeOpTorch(PipeOp):
     inferred: ClassVar[tuple[str, ...]] = ()
     #: Dtypes of the inputs used when tracing (default: float32 for every input).
     trace_dtypes: ClassVar[tuple[torch.dtype, ...] | None] = None
+    #: Elementwise layers (activations, dropout, normalisation) keep their input's
+    #: shape: they skip tracing once their constructor arguments could be built.
+    preserves_shape: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -100,6 +103,9 @@ class PipeOpTorch(PipeOp):
         self, shapes_in: list[Shape], param_vals: dict[str, Any], task: Task | None
     ) -> list[Shape]:
         """Output shapes, by tracing the module on ``meta`` tensors (default)."""
+        if self.preserves_shape:
+            self._shape_dependent_params(shapes_in, param_vals, task)  # checks the input
+            return list(shapes_in)
         with torch.device("meta"):
             module = self._make_module(shapes_in, param_vals, task)
         module.eval()

@@ -131,6 +131,10 @@ class Param:
         self.special_vals = tuple(self.special_vals)
         self.depends = _as_condition(self.depends)
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Param:
+        # Declarations are immutable once made: copies of a ParamSet share them.
+        return self
+
     # --- subclass hooks -------------------------------------------------------------
     def _check_kind(self, value: Any) -> bool:
         """Whether ``value`` is valid for this kind (special values aside)."""

@@ -33,6 +33,9 @@ class Edge:
     dst_id: str
     dst_channel: str
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Edge:
+        return self  # frozen
+
 
 @dataclass(frozen=True)
 class _Port:
@@ -58,6 +61,7 @@ class Graph:
     def __init__(self) -> None:
         self.pipeops: dict[str, PipeOp] = {}
         self._edges: list[Edge] = []
+        self._order_cache: tuple[Any, list[str]] | None = None
 
     # --- building -----------------------------------------------------------------------
     def add_pipeop(self, op: PipeOp | Graph, clone: bool = True) -> Graph:
@@ -152,14 +156,27 @@ class Graph:
                     f"'{in_ch.name}' of PipeOp '{dst_id}': at {phase} time '{src_id}' gives "
                     f"{type_name(produced)} but '{dst_id}' takes {type_name(accepted)}."
                 )
-        edge = Edge(src_id, out_ch.name, dst_id, in_ch.name)
-        self._edges.append(edge)
-        try:
-            self.ids()
-        except GraphError:
-            self._edges.pop()
-            raise
+        if self._reaches(dst_id, src_id):
+            raise GraphError(
+                f"Connecting '{src_id}' to '{dst_id}' would make the graph contain a cycle."
+            )
+        self._edges.append(Edge(src_id, out_ch.name, dst_id, in_ch.name))
         return self
+
+    def _reaches(self, start: str, goal: str) -> bool:
+        """Whether ``goal`` can be reached from ``start`` along the edges."""
+        successors: dict[str, list[str]] = {}
+        for e in self._edges:
+            successors.setdefault(e.src_id, []).append(e.dst_id)
+        stack, seen = [start], set()
+        while stack:
+            node = stack.pop()
+            if node == goal:
+                return True
+            if node not in seen:
+                seen.add(node)
+                stack.extend(successors.get(node, ()))
+        return False
 
     # --- structure ----------------------------------------------------------------------
     @property
@@ -218,6 +235,12 @@ class Graph:
         """Operator ids, in topological order (ties in insertion order) by default."""
         if not sorted:
             return list(self.pipeops)
+        # Graphs only grow in place (operators and edges are added, never changed), so
+        # the ids and the number of edges identify the order.
+        key = (tuple(self.pipeops), len(self._edges))
+        cache = getattr(self, "_order_cache", None)
+        if cache is not None and cache[0] == key:
+            return list(cache[1])
         sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
         for op_id in self.pipeops:
             sorter.add(op_id)
@@ -233,7 +256,8 @@ class Graph:
             ready = builtins.sorted(sorter.get_ready(), key=rank.__getitem__)
             order.extend(ready)
             sorter.done(*ready)
-        return order
+        self._order_cache = (key, order)
+        return list(order)
 
     # --- running ------------------------------------------------------------------------
     def train(self, input: Any) -> dict[str, Any]:
@@ -313,6 +337,13 @@ class Graph:
         return bool(self.pipeops) and all(op.is_trained for op in self.pipeops.values())
 
     # --- copying, composition, printing ------------------------------------------------
+    def __deepcopy__(self, memo: dict[int, Any]) -> Graph:
+        new = Graph()
+        memo[id(self)] = new
+        new.pipeops = {k: copy.deepcopy(op, memo) for k, op in self.pipeops.items()}
+        new._edges = list(self._edges)  # edges are frozen
+        return new
+
     def clone(self, deep: bool = True) -> Graph:
         """An independent copy (operators, edges and states)."""
         if deep:

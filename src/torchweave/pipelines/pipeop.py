@@ -97,6 +97,9 @@ class Channel:
     def __repr__(self) -> str:
         return f"{self.name} [{type_name(self.train)}, {type_name(self.predict)}]"
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Channel:
+        return self  # frozen: copies of an operator share their channel declarations
+
 
 class PipeOp(abc.ABC):
     """Abstract base of every pipeline operator.
