@@ -8,6 +8,7 @@ chaining the operators with `>>`, reported separately.
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import time
 
@@ -20,7 +21,7 @@ def _declare(n_layers: int):
         ops.append(tw.nn(f"linear_{i}", out_features=16))
         ops.append(tw.nn(f"relu_{i}"))
     graph = tw.as_graph(ops[0])
-    for previous, op in zip(ops, ops[1:], strict=False):
+    for previous, op in itertools.pairwise(ops):
         graph.add_pipeop(op, clone=False)
         graph.add_edge(previous.id, op.id)
     return graph

@@ -95,5 +95,5 @@ class TorchIngressToken:
     def __repr__(self) -> str:
         feats: Any = self.features
         if isinstance(feats, list) and len(feats) > 6:
-            feats = feats[:6] + ["..."]
+            feats = [*feats[:6], "..."]
         return f"<TorchIngressToken: Task[{feats}] --> Tensor{shape_to_str(self.shape)}>"

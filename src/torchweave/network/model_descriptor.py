@@ -68,7 +68,9 @@ class ModelDescriptor:
         self.ingress = dict(self.ingress)
         bad = [k for k, v in self.ingress.items() if not isinstance(v, TorchIngressToken)]
         if bad:
-            raise InvalidParameterError(f"Ingress entries {quote_list(bad)} are not TorchIngressTokens.")
+            raise InvalidParameterError(
+                f"Ingress entries {quote_list(bad)} are not TorchIngressTokens."
+            )
         if isinstance(self.callbacks, list | tuple):
             self.callbacks = {getattr(cb, "id", str(i)): cb for i, cb in enumerate(self.callbacks)}
         if self.pointer is not None:
@@ -78,7 +80,9 @@ class ModelDescriptor:
             if channel not in [ch.name for ch in self.graph.pipeops[op_id].output]:
                 raise GraphError(f"PipeOp '{op_id}' has no output channel '{channel}'.")
             if self.pointer_shape is None:
-                raise InvalidParameterError("A ModelDescriptor with a pointer needs a pointer_shape.")
+                raise InvalidParameterError(
+                    "A ModelDescriptor with a pointer needs a pointer_shape."
+                )
             self.pointer = (op_id, channel)
             self.pointer_shape = as_shape(self.pointer_shape, "pointer_shape")
         if self.loss is not None:

@@ -21,7 +21,7 @@ from torchweave.errors import GraphError, ShapeError
 from torchweave.network.shapes import Shape, shape_to_str
 from torchweave.pipelines.graph import Graph
 from torchweave.pipelines.ops.nop import PipeOpNOP
-from torchweave.pipelines.pipeop import VARARG, Channel, PipeOp
+from torchweave.pipelines.pipeop import Channel, PipeOp
 from torchweave.registry import pipeops
 from torchweave.utils.text import quote_list
 
@@ -103,7 +103,8 @@ class _Step:
 def _layer_key(op_id: str, taken: set[str]) -> str:
     key = op_id.replace(".", "_") or "layer"
     candidate, i = key, 1
-    while candidate in taken:
+    # ModuleDict keys become attributes: avoid names of nn.Module members ("train", ...).
+    while candidate in taken or hasattr(nn.ModuleDict, candidate):
         candidate, i = f"{key}_{i}", i + 1
     taken.add(candidate)
     return candidate
@@ -241,18 +242,25 @@ class ModuleGraph(nn.Module):
         rows = []
         for name in self.input_names:
             rows.append(
-                {"layer": name, "class": "input", "output shape": shape_to_str(self.shapes_in.get(name)), "params": 0}
+                {
+                    "layer": name,
+                    "class": "input",
+                    "output shape": shape_to_str(self.shapes_in.get(name)),
+                    "params": 0,
+                }
             )
         for step in self._steps:
             if step.key is None:
                 continue
-            layer = self.layers[step.key] if step.key in self.layers else None
+            layer = self.layers[step.key] if step.key in self.layers else None  # noqa: SIM401
             shapes = self._shapes.get(step.op_id)
             rows.append(
                 {
                     "layer": step.op_id,
                     "class": type(layer).__name__ if layer is not None else "function",
-                    "output shape": "-" if shapes is None else shape_to_str(shapes if len(shapes) > 1 else shapes[0]),
+                    "output shape": "-"
+                    if shapes is None
+                    else shape_to_str(shapes if len(shapes) > 1 else shapes[0]),
                     "params": 0 if layer is None else sum(p.numel() for p in layer.parameters()),
                 }
             )
@@ -303,7 +311,9 @@ def model_descriptor_to_module(
     shapes_in = {}
     for name, token in md.ingress.items():
         if token.shape is None:
-            raise ShapeError(f"The ingress token '{name}' has no shape; the network cannot be built.")
+            raise ShapeError(
+                f"The ingress token '{name}' has no shape; the network cannot be built."
+            )
         shapes_in[name] = token.shape
     return ModuleGraph(md.graph, list(md.ingress), list(output_pointers), shapes_in)
 

@@ -113,7 +113,9 @@ class PipeOpTorch(PipeOp):
         return infer_shapes(module, shapes_in, self.id, dtypes=dtypes)
 
     # --- public ---------------------------------------------------------------------------
-    def shapes_out(self, shapes_in: Shape | Sequence[Shape], task: Task | None = None) -> list[Shape]:
+    def shapes_out(
+        self, shapes_in: Shape | Sequence[Shape], task: Task | None = None
+    ) -> list[Shape]:
         """The output shapes for the given input shapes (one per output channel).
 
         Parameters
@@ -128,9 +130,10 @@ class PipeOpTorch(PipeOp):
         ShapeError
             If the operator cannot process inputs of these shapes.
         """
+        self.param_set.check_required()
         if len(shapes_in) and not isinstance(shapes_in[0], tuple | list | torch.Size):
             shapes_in = [shapes_in]  # type: ignore[list-item]
-        shapes = [as_shape(s, "input shape") for s in shapes_in]  # type: ignore[arg-type]
+        shapes = [as_shape(s, "input shape") for s in shapes_in]
         vararg = self.has_vararg
         if not vararg and len(shapes) != len(self.input):
             raise ShapeError(
@@ -154,8 +157,8 @@ class PipeOpTorch(PipeOp):
         if any(s is None for s in shapes_in):
             raise ShapeError(f"PipeOp '{self.id}' received a ModelDescriptor without a pointer.")
         template: ModelDescriptor = reduce(model_descriptor_union, inputs)
-        shapes = self.shapes_out(shapes_in, template.task)  # type: ignore[arg-type]
-        module = self._make_module(shapes_in, param_vals, template.task)  # type: ignore[arg-type]
+        shapes = self.shapes_out(shapes_in, template.task)
+        module = self._make_module(shapes_in, param_vals, template.task)
         node = PipeOpModule(
             self.id,
             module,
@@ -168,7 +171,10 @@ class PipeOpTorch(PipeOp):
             assert md.pointer is not None
             template.graph.add_edge(md.pointer[0], self.id, md.pointer[1], ch)
         self.state = {"shapes_out": shapes}
-        return [template.with_pointer((self.id, ch.name), s) for ch, s in zip(self.output, shapes, strict=True)]
+        return [
+            template.with_pointer((self.id, ch.name), s)
+            for ch, s in zip(self.output, shapes, strict=True)
+        ]
 
     def _input_channels_for(self, n: int) -> list[str]:
         if self.has_vararg:
@@ -192,7 +198,7 @@ class PipeOpTorch(PipeOp):
 
 def signature_params(module_class: type, exclude: Sequence[str] = ()) -> dict[str, Any]:
     """The defaults of a module constructor's arguments (for ParamSet tests)."""
-    sig = inspect.signature(module_class.__init__)
+    sig = inspect.signature(module_class)
     return {
         name: p.default
         for name, p in sig.parameters.items()

@@ -9,6 +9,7 @@ output is known when both runs agree.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -52,8 +53,6 @@ def as_shape(shape: Any, what: str = "shape") -> Shape:
     for d in shape:
         if d is None:
             out.append(None)
-        elif isinstance(d, int) and not isinstance(d, bool) and d >= 0:
-            out.append(int(d))
         elif hasattr(d, "__index__") and not isinstance(d, bool) and int(d) >= 0:
             out.append(int(d))
         else:
@@ -164,7 +163,10 @@ def infer_shapes(
             for s, dt in zip(shapes_in, dtypes, strict=True)
         ]
         try:
-            with torch.no_grad():
+            # Warnings about the stand-in sizes (e.g. even kernels with padding="same")
+            # say nothing about the user's data: tracing ignores them.
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
                 outs = _as_outputs(fn(*args))
         except ShapeError:
             raise
@@ -176,7 +178,9 @@ def infer_shapes(
         traces.append([tuple(o.shape) for o in outs])
     first, second = traces
     if [len(s) for s in first] != [len(s) for s in second]:
-        raise ShapeError(f"PipeOp '{op_id}': the number of output dimensions varies with the input.")
+        raise ShapeError(
+            f"PipeOp '{op_id}': the number of output dimensions varies with the input."
+        )
     return [
         tuple(a if a == b else None for a, b in zip(s1, s2, strict=True))
         for s1, s2 in zip(first, second, strict=True)

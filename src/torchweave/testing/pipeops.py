@@ -97,10 +97,28 @@ CONSTRUCTION: dict[str, Callable[[], PipeOp]] = {
     "copy": _copy,
 }
 
+
+def _categorical_inputs() -> list[Any]:
+    return [generate_task("classif", ("factor", "ordered", "logical"), n=_N_ROWS, seed=3)]
+
+
+def _module_inputs() -> tuple[list[Any], list[Any]]:
+    import torch  # only for po("module"), a node of the torch layer's module graphs
+
+    return [torch.arange(6.0).reshape(3, 2)], [None]
+
+
 #: Registry key -> a function returning the train inputs (one per input channel), for
 #: operators whose channels take values the suite cannot generate (it makes tasks,
-#: predictions and ``None``). Predict inputs are the same.
-INPUTS: dict[str, Callable[[], list[Any]]] = {}
+#: predictions and ``None``), or that need particular tasks. Predict inputs are the
+#: same, unless the function returns a tuple ``(train inputs, predict inputs)``.
+#: The layer operators (``nn_*``) are checked by
+#: :func:`torchweave.testing.pipeops_torch.check_pipeop_torch`, which runs this suite on
+#: ModelDescriptors of working shapes.
+INPUTS: dict[str, Callable[[], list[Any] | tuple[list[Any], list[Any]]]] = {
+    "torch_ingress_categ": _categorical_inputs,
+    "module": _module_inputs,
+}
 
 
 # --- comparing states and outputs --------------------------------------------------------------
@@ -776,7 +794,8 @@ def check_pipeop(
     results: dict[str, str] = {}
     try:
         if inputs is None and key is not None and key in INPUTS:
-            inputs = INPUTS[key]()
+            made = INPUTS[key]()
+            inputs, predict_inputs = made if isinstance(made, tuple) else (made, predict_inputs)
         if inputs is not None:
             ctx.set_inputs(inputs, inputs if predict_inputs is None else predict_inputs)
         have_inputs = inputs is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -25,7 +26,7 @@ __all__ = ["PipeOpTorchIngress"]
 class PipeOpTorchIngress(PipeOp):
     """Template of ingress operators: Task in, a ModelDescriptor with one input out.
 
-    A subclass sets ``feature_types`` and ``batchgetter`` and may override
+    A subclass sets ``feature_types``, implements ``_batchgetter`` and may override
     ``_shape(task)``. Training checks that every feature has an accepted type and no
     missing values, then starts a module graph with a pass-through node named after
     the operator, whose input ``"<id>.input"`` is fed by the operator's token.
@@ -42,8 +43,6 @@ class PipeOpTorchIngress(PipeOp):
 
     #: Feature types this ingress turns into a tensor.
     feature_types: ClassVar[Sequence[str]] = ()
-    #: Builds a batch tensor from a DataFrame of the features (module-level function).
-    batchgetter: ClassVar[Callable[[pd.DataFrame], torch.Tensor]]
 
     def __init__(
         self,
@@ -60,12 +59,16 @@ class PipeOpTorchIngress(PipeOp):
             tags=("torch", "ingress"),
         )
 
+    @abc.abstractmethod
+    def _batchgetter(self) -> Callable[[pd.DataFrame], torch.Tensor]:
+        """The function building a batch tensor (module-level, so learners pickle)."""
+
     def _shape(self, task: Task) -> Shape:
         """Shape of the produced tensor (default: ``(None, number of features)``)."""
         return (None, len(task.feature_names))
 
     def _token(self, task: Task) -> TorchIngressToken:
-        return TorchIngressToken(task.feature_names, type(self).batchgetter, self._shape(task))
+        return TorchIngressToken(task.feature_names, self._batchgetter(), self._shape(task))
 
     def _train(self, inputs: list[Any]) -> list[Any]:
         task: Task = inputs[0]
@@ -76,8 +79,8 @@ class PipeOpTorchIngress(PipeOp):
             raise TaskError(
                 f"PipeOp '{self.id}' takes features of type {quote_list(self.feature_types)}, but "
                 f"task '{task.id}' has feature(s) {quote_list(list(wrong), limit=6)} of type "
-                f"{quote_list(found)}. Consider po(\"select\") in front of it, e.g. "
-                f"po(\"select\", selector=tw.selector_type({list(self.feature_types)!r}))."
+                f'{quote_list(found)}. Consider po("select") in front of it, e.g. '
+                f'po("select", selector=tw.selector_type({list(self.feature_types)!r})).'
             )
         if not task.feature_names:
             raise TaskError(f"PipeOp '{self.id}' received task '{task.id}' without features.")

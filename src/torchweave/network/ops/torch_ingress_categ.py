@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+import pandas as pd
+import torch
 
 from torchweave.network.ingress_token import batchgetter_categ
 from torchweave.network.ops.torch_ingress import PipeOpTorchIngress
@@ -39,10 +43,12 @@ class PipeOpTorchIngressCategorical(PipeOpTorchIngress):
     """
 
     feature_types = ("factor", "ordered", "logical")
-    batchgetter = staticmethod(batchgetter_categ)
 
     def __init__(self, id: str = "torch_ingress_categ", param_vals: dict[str, Any] | None = None):
         super().__init__(id, param_vals=param_vals)
+
+    def _batchgetter(self) -> Callable[[pd.DataFrame], torch.Tensor]:
+        return batchgetter_categ
 
 
 pipeops.register("torch_ingress_categ", PipeOpTorchIngressCategorical)

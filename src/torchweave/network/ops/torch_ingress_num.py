@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+import pandas as pd
+import torch
 
 from torchweave.network.ingress_token import batchgetter_num
 from torchweave.network.ops.torch_ingress import PipeOpTorchIngress
@@ -35,10 +39,12 @@ class PipeOpTorchIngressNumeric(PipeOpTorchIngress):
     """
 
     feature_types = ("numeric", "integer")
-    batchgetter = staticmethod(batchgetter_num)
 
     def __init__(self, id: str = "torch_ingress_num", param_vals: dict[str, Any] | None = None):
         super().__init__(id, param_vals=param_vals)
+
+    def _batchgetter(self) -> Callable[[pd.DataFrame], torch.Tensor]:
+        return batchgetter_num
 
 
 pipeops.register("torch_ingress_num", PipeOpTorchIngressNumeric)
