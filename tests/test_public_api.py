@@ -104,10 +104,11 @@ def test_core_layers_import_without_torch_and_optional_extras():
     assert "classif.acc" in result.stdout
 
 
-def test_lazy_torch_names_match_the_network_layer():
-    import torchweave.network as network
+def test_lazy_torch_names_match_the_torch_layers():
+    import importlib
 
-    assert set(tw._LAZY_NAMES) == set(network.__all__)
+    for module, names in tw._LAZY_MODULES.items():
+        assert set(names) == set(importlib.import_module(module).__all__), module
 
 
 def test_import_torchweave_does_not_import_torch():

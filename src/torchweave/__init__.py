@@ -26,12 +26,11 @@ from torchweave.tasks import __all__ as _tasks_all
 
 __version__ = "0.1.0"
 
-# The torch layer loads on first use, so that `import torchweave` (and the core
-# layers) never import torch. Keep this list equal to torchweave.network.__all__
+# The torch layers load on first use, so that `import torchweave` (and the core
+# layers) never import torch. Keep these lists equal to the subpackages' __all__
 # (a test checks it).
-_LAZY_NAMES: dict[str, str] = {
-    name: "torchweave.network"
-    for name in [
+_LAZY_MODULES: dict[str, list[str]] = {
+    "torchweave.network": [
         "Attention",
         "CLS",
         "EncoderLayer",
@@ -139,7 +138,47 @@ _LAZY_NAMES: dict[str, str] = {
         "reshape_output_shape",
         "shape_to_str",
         "summary",
-    ]
+    ],
+    "torchweave.training": [
+        "CallbackSet",
+        "CallbackSetEarlyStopping",
+        "ContextTorch",
+        "LearnerTorch",
+        "LearnerTorchModel",
+        "PipeOpTorchCallbacks",
+        "PipeOpTorchLoss",
+        "PipeOpTorchModel",
+        "PipeOpTorchModelClassif",
+        "PipeOpTorchModelRegr",
+        "PipeOpTorchOptimizer",
+        "STAGES",
+        "SliceLoader",
+        "TaskDataset",
+        "TensorDataset",
+        "TorchCallback",
+        "TorchDescriptor",
+        "TorchLoss",
+        "TorchModel",
+        "TorchOptimizer",
+        "as_torch_callback",
+        "as_torch_callbacks",
+        "as_torch_loss",
+        "as_torch_optimizer",
+        "encode_prediction",
+        "paramset_torchlearner",
+        "resolve_device",
+        "t_clbk",
+        "t_clbks",
+        "t_loss",
+        "t_losses",
+        "t_opt",
+        "t_opts",
+        "target_tensor",
+        "torch_callback",
+    ],
+}
+_LAZY_NAMES: dict[str, str] = {
+    name: module for module, names in _LAZY_MODULES.items() for name in names
 }
 
 

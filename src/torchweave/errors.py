@@ -14,6 +14,7 @@ __all__ = [
     "InvalidParameterError",
     "InvalidTypeError",
     "MissingDependencyError",
+    "NonFiniteLossError",
     "NotTrainedError",
     "PlotError",
     "PredictTypeError",
@@ -45,6 +46,10 @@ class MissingDependencyError(Error, ImportError):
 
 class PlotError(Error, RuntimeError):
     """Graphviz's ``dot`` program failed to render a graph."""
+
+
+class NonFiniteLossError(Error, FloatingPointError):
+    """Training produced a NaN or infinite loss (the message names epoch and batch)."""
 
 
 class NotTrainedError(Error, RuntimeError):

@@ -18,7 +18,17 @@ import pandas as pd
 from torchweave.errors import UnknownKeyError
 from torchweave.utils.text import did_you_mean
 
-__all__ = ["Registry", "learners", "measures", "pipeops", "resamplings", "tasks"]
+__all__ = [
+    "Registry",
+    "callbacks",
+    "learners",
+    "losses",
+    "measures",
+    "optimizers",
+    "pipeops",
+    "resamplings",
+    "tasks",
+]
 
 T = TypeVar("T")
 
@@ -141,7 +151,7 @@ class Registry(Generic[T]):
         return len(self._items)
 
     def __repr__(self) -> str:
-        return f"<Registry of {len(self)} {self.kind}s>\n{self.table().to_string(index=False)}"
+        return f"<Registry of {len(self)} {self.name}>\n{self.table().to_string(index=False)}"
 
 
 tasks: Registry[Any] = Registry("task")
@@ -150,3 +160,15 @@ measures: Registry[Any] = Registry("measure")
 resamplings: Registry[Any] = Registry("resampling")
 pipeops: Registry[Any] = Registry("pipeop")
 pipeops.add_lazy_module("torchweave.network")
+pipeops.add_lazy_module("torchweave.training")
+learners.add_lazy_module("torchweave.training")
+# The torch training layer registers its losses, optimizers and callbacks when first asked.
+losses: Registry[Any] = Registry("loss", "losses")
+losses.add_lazy_module("torchweave.training")
+losses.add_lazy_module("torchweave.training.losses")
+optimizers: Registry[Any] = Registry("optimizer")
+optimizers.add_lazy_module("torchweave.training")
+optimizers.add_lazy_module("torchweave.training.optimizers")
+callbacks: Registry[Any] = Registry("callback")
+callbacks.add_lazy_module("torchweave.training")
+callbacks.add_lazy_module("torchweave.callbacks")

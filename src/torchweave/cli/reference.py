@@ -17,6 +17,9 @@ _SECTIONS = [
     ("measures", "Measures", "tw.msr(key)"),
     ("resamplings", "Resamplings", "tw.rsmp(key)"),
     ("pipeops", "Pipeline operators", "tw.po(key)"),
+    ("losses", "Losses", "tw.t_loss(key)"),
+    ("optimizers", "Optimizers", "tw.t_opt(key)"),
+    ("callbacks", "Callbacks", "tw.t_clbk(key)"),
 ]
 
 

@@ -825,3 +825,17 @@ def check_pipeop(
         if torch is not None:
             torch.random.set_rng_state(torch_state)
     return results
+
+
+def _model_descriptor_inputs() -> tuple[list[Any], list[Any]]:
+    """A ModelDescriptor from a numeric ingress on iris, and the task for predict."""
+    from torchweave.pipelines.sugar import po
+    from torchweave.sugar import tsk
+
+    task = tsk("iris")
+    return [po("torch_ingress_num").train([task])[0]], [task]
+
+
+INPUTS |= {
+    key: _model_descriptor_inputs for key in ("torch_loss", "torch_optimizer", "torch_callbacks")
+}

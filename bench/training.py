@@ -1,0 +1,709 @@
+"""Training speed, peak memory and prediction throughput against PyTorch and skorch.
+
+Reproduces the mlr3torch paper's benchmark in one process: MLP regression on synthetic
+data (n=2000, p=1000, batch 32, lr 1e-4, one thread), with sgd and adamw and 0, 4 or 16
+hidden layers of width 100 or 400, plus a large tabular setting (n=100,000, p=50,
+batch 256, 3 hidden layers of 256, adamw). Every competitor trains the same
+architecture, and all but the graph learner start from the same initial weights.
+
+Competitors
+-----------
+``slicing``       (a) hand-written loop over pre-built tensors: each epoch permutes X and
+                  y once and slices ``X[i:i + bs]`` (the limit).
+``dataloader``    (b) the same loop over ``DataLoader(TensorDataset(X, y), shuffle=True)``
+                  (the paper's PyTorch baseline).
+``skorch``        (c) ``skorch.NeuralNetRegressor`` with its default callbacks and
+                  ``train_split=None``.
+``tw_model_tds``  (d1) ``tw.LearnerTorchModel`` on the same prebuilt network, with
+                  ``tensor_dataset=True``; ``tw_model`` is the same with the defaults.
+``tw_graph_tds``  (d2) a graph learner ``torch_ingress_num >> (nn_linear >> nn_relu) x L
+                  >> nn_head >> torch_loss >> torch_optimizer >> torch_model_regr``, with
+                  ``tensor_dataset=True``; ``tw_graph`` is the same with the defaults.
+
+Every competitor shuffles, seeds torch with ``SEED`` and runs with one thread. The
+torchweave competitors are added by ``torchweave_competitors()`` and left out (with a
+message) while ``tw.LearnerTorchModel`` is not available.
+
+Measures
+--------
+1. Seconds per epoch: ``(t(E2 epochs) - t(E1 epochs)) / (E2 - E1)`` for each fresh fit,
+   so set-up (model copy, task conversion, optimizer creation) cancels. Competitors
+   alternate within each repeat (the order rotates); the tables give the median over
+   ``REPEATS`` and its ratio to (a). Noise between runs is +-15-20%: compare ratios
+   from one run.
+2. Python calls per training batch (noise-free): ``cProfile`` total calls of a 2-epoch
+   fit minus a 1-epoch fit, divided by the batches per epoch, for a near-empty model
+   (``CALLS_SETTING``: p=10, no hidden layer, batch 32, sgd).
+3. Peak memory: each competitor trains one epoch of ``MEMORY_SETTING`` in a fresh
+   subprocess. All start from the same pandas DataFrame with the competitor's library
+   imported; then the peak-RSS counter is reset (``/proc/self/clear_refs``) and the
+   competitor converts the data and trains. "peak" is the peak RSS during that part,
+   "increase" is peak minus the RSS before it.
+4. Prediction: predict all rows of ``PREDICT_SETTING`` with batch ``PREDICT_BATCH`` after
+   one training epoch; (a) is a slicing forward pass under ``torch.no_grad()``.
+
+Knobs
+-----
+``REPEATS``, the settings (their ``epochs`` pair is (E1, E2)), ``MEMORY_SETTING``,
+``PREDICT_SETTING``, ``PREDICT_REPEATS`` and ``CALLS_SETTING`` below. The full run takes
+about 8-10 minutes on a 2-core machine. ``python -m bench.training --quick`` (or the
+environment variable ``TORCHWEAVE_BENCH_QUICK=1``) runs a smoke version in about a
+minute: one repeat, two paper settings and the large setting with 10,000 rows.
+"""
+
+from __future__ import annotations
+
+import copy
+import cProfile
+import dataclasses
+import gc
+import json
+import math
+import os
+import pstats
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+SEED = 1
+REPEATS = 3
+PREDICT_BATCH = 1024
+PREDICT_REPEATS = 3
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One benchmark setting: data size, batch size, optimizer and network shape."""
+
+    name: str
+    n: int
+    p: int
+    batch_size: int
+    optimizer: str
+    layers: int
+    width: int
+    epochs: tuple[int, int] = (1, 2)
+    lr: float = 1e-4
+
+    @property
+    def batches(self) -> int:
+        return math.ceil(self.n / self.batch_size)
+
+
+def _paper(optimizer: str, layers: int, width: int, epochs: tuple[int, int]) -> Setting:
+    shape = "0 hidden" if layers == 0 else f"{layers}x{width}"
+    return Setting(f"{optimizer}, {shape}", 2000, 1000, 32, optimizer, layers, width, epochs)
+
+
+# (E1, E2) per setting: more epochs where an epoch is cheap, to keep the difference
+# well above timer noise; about 0.04 s (0 hidden) to 1.2 s (16x400) per epoch on CPU.
+PAPER_SETTINGS = [
+    _paper(opt, layers, width, epochs)
+    for opt in ("sgd", "adamw")
+    for layers, width, epochs in [
+        (0, 100, (1, 6)),
+        (4, 100, (1, 4)),
+        (4, 400, (1, 3)),
+        (16, 100, (1, 3)),
+        (16, 400, (1, 2)),
+    ]
+]
+LARGE_SETTING = Setting("large: n=100k, p=50, 3x256, adamw", 100_000, 50, 256, "adamw", 3, 256)
+SETTINGS = [*PAPER_SETTINGS, LARGE_SETTING]
+MEMORY_SETTING = LARGE_SETTING
+PREDICT_SETTING = LARGE_SETTING
+CALLS_SETTING = Setting("near-empty: p=10, sgd", 2000, 10, 32, "sgd", 0, 1)
+WARMUP_SETTING = Setting("warm-up", 64, 10, 32, "sgd", 1, 8)
+
+
+def _quick_settings() -> dict[str, Any]:
+    large = dataclasses.replace(LARGE_SETTING, name="large: n=10k, p=50, 3x256, adamw", n=10_000)
+    return {
+        "repeats": 1,
+        "settings": [PAPER_SETTINGS[0], PAPER_SETTINGS[6], large],
+        "memory": large,
+        "predict": large,
+        "predict_repeats": 1,
+    }
+
+
+# --------------------------------------------------------------------------- data
+
+
+class Data:
+    """The synthetic data of one setting, as a DataFrame and (lazily) as tensors or a task.
+
+    ``y = X @ beta + noise`` with standard normal float32 features ``x0..x{p-1}``.
+    """
+
+    def __init__(self, setting: Setting) -> None:
+        import numpy as np
+        import pandas as pd
+
+        rng = np.random.default_rng(SEED)
+        X = rng.standard_normal((setting.n, setting.p), dtype=np.float32)
+        beta = rng.standard_normal(setting.p).astype(np.float32) / np.sqrt(setting.p)
+        noise = rng.standard_normal(setting.n).astype(np.float32)
+        self.setting = setting
+        self.feature_names = [f"x{i}" for i in range(setting.p)]
+        df = pd.DataFrame(X, columns=self.feature_names)
+        df["y"] = X @ beta + np.float32(0.1) * noise
+        self.df = df
+
+    @cached_property
+    def X(self) -> Any:
+        import numpy as np
+        import torch
+
+        return torch.from_numpy(self.df[self.feature_names].to_numpy(dtype=np.float32, copy=True))
+
+    @cached_property
+    def y(self) -> Any:
+        import numpy as np
+        import torch
+
+        return torch.from_numpy(self.df["y"].to_numpy(dtype=np.float32, copy=True).reshape(-1, 1))
+
+    @cached_property
+    def task(self) -> Any:
+        import torchweave as tw
+
+        return tw.TaskRegr(self.df, target="y", id="synthetic")
+
+    @cached_property
+    def template(self) -> Any:
+        """The network every competitor copies: same architecture and initial weights."""
+        import torch
+
+        torch.manual_seed(SEED)
+        s = self.setting
+        layers: list[torch.nn.Module] = []
+        d_in = s.p
+        for _ in range(s.layers):
+            layers += [torch.nn.Linear(d_in, s.width), torch.nn.ReLU()]
+            d_in = s.width
+        layers.append(torch.nn.Linear(d_in, 1))
+        return torch.nn.Sequential(*layers)
+
+
+# --------------------------------------------------------------------------- competitors
+
+FitFn = Callable[[Setting, Data, int], Any]
+PredictFn = Callable[[Any, Data], Any]
+
+
+@dataclass(frozen=True)
+class Competitor:
+    """``fit(setting, data, epochs)`` returns what ``predict(fitted, data)`` needs."""
+
+    key: str
+    label: str
+    fit: FitFn
+    predict: PredictFn
+    imports: tuple[str, ...] = ()
+
+
+def _torch_optimizer(name: str, params: Any, lr: float) -> Any:
+    import torch
+
+    return {"sgd": torch.optim.SGD, "adamw": torch.optim.AdamW}[name](params, lr=lr)
+
+
+def fit_slicing(s: Setting, d: Data, epochs: int) -> Any:
+    """(a) Permute the pre-built tensors once per epoch, then slice them."""
+    import torch
+
+    torch.set_num_threads(1)
+    torch.manual_seed(SEED)
+    X, y = d.X, d.y
+    net = copy.deepcopy(d.template)
+    net.train()
+    opt = _torch_optimizer(s.optimizer, net.parameters(), s.lr)
+    loss_fn = torch.nn.MSELoss()
+    n, bs = X.shape[0], s.batch_size
+    for _ in range(epochs):
+        perm = torch.randperm(n)
+        Xp, yp = X[perm], y[perm]
+        for i in range(0, n, bs):
+            opt.zero_grad()
+            loss = loss_fn(net(Xp[i : i + bs]), yp[i : i + bs])
+            loss.backward()
+            opt.step()
+    return net
+
+
+def predict_slicing(net: Any, d: Data) -> Any:
+    import torch
+
+    net.eval()
+    X, bs = d.X, PREDICT_BATCH
+    with torch.no_grad():
+        return torch.cat([net(X[i : i + bs]) for i in range(0, X.shape[0], bs)])
+
+
+def fit_dataloader(s: Setting, d: Data, epochs: int) -> Any:
+    """(b) The same loop over a TensorDataset and a shuffling DataLoader."""
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    torch.set_num_threads(1)
+    torch.manual_seed(SEED)
+    net = copy.deepcopy(d.template)
+    net.train()
+    opt = _torch_optimizer(s.optimizer, net.parameters(), s.lr)
+    loss_fn = torch.nn.MSELoss()
+    loader = DataLoader(TensorDataset(d.X, d.y), batch_size=s.batch_size, shuffle=True)
+    for _ in range(epochs):
+        for xb, yb in loader:
+            opt.zero_grad()
+            loss = loss_fn(net(xb), yb)
+            loss.backward()
+            opt.step()
+    return net
+
+
+def predict_dataloader(net: Any, d: Data) -> Any:
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    net.eval()
+    loader = DataLoader(TensorDataset(d.X), batch_size=PREDICT_BATCH, shuffle=False)
+    with torch.no_grad():
+        return torch.cat([net(xb) for (xb,) in loader])
+
+
+def fit_skorch(s: Setting, d: Data, epochs: int) -> Any:
+    """(c) skorch's NeuralNetRegressor with its default callbacks."""
+    import torch
+    from skorch import NeuralNetRegressor
+
+    torch.set_num_threads(1)
+    torch.manual_seed(SEED)
+    optimizer = {"sgd": torch.optim.SGD, "adamw": torch.optim.AdamW}[s.optimizer]
+    net = NeuralNetRegressor(
+        copy.deepcopy(d.template),
+        criterion=torch.nn.MSELoss,
+        optimizer=optimizer,
+        lr=s.lr,
+        batch_size=s.batch_size,
+        max_epochs=epochs,
+        train_split=None,
+        iterator_train__shuffle=True,
+        iterator_valid__batch_size=PREDICT_BATCH,
+        device="cpu",
+        verbose=0,
+    )
+    return net.fit(d.X.numpy(), d.y.numpy())
+
+
+def predict_skorch(net: Any, d: Data) -> Any:
+    return net.predict(d.X.numpy())
+
+
+def reference_competitors() -> list[Competitor]:
+    """Competitors (a), (b) and (c)."""
+    return [
+        Competitor("slicing", "(a) slicing", fit_slicing, predict_slicing),
+        Competitor("dataloader", "(b) DataLoader", fit_dataloader, predict_dataloader),
+        Competitor("skorch", "(c) skorch", fit_skorch, predict_skorch, ("skorch",)),
+    ]
+
+
+# ---- torchweave (d): kept apart so the rest runs while the learner is being written
+
+
+def _tw_params(s: Setting, epochs: int, tensor_dataset: bool) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "epochs": epochs,
+        "batch_size": s.batch_size,
+        "batch_size_predict": PREDICT_BATCH,
+        "device": "cpu",
+        "num_threads": 1,
+        "shuffle": True,
+        "seed": SEED,
+    }
+    if tensor_dataset:
+        params["tensor_dataset"] = True
+    return params
+
+
+def _fit_tw_model(tensor_dataset: bool) -> FitFn:
+    def fit(s: Setting, d: Data, epochs: int) -> Any:
+        import torchweave as tw
+
+        token = tw.TorchIngressToken(d.feature_names, tw.batchgetter_num, (None, s.p))
+        learner = tw.LearnerTorchModel(
+            network=copy.deepcopy(d.template),
+            ingress_tokens={"x": token},
+            task_type="regr",
+            optimizer=tw.t_opt(s.optimizer, lr=s.lr),
+            loss=tw.t_loss("mse"),
+        )
+        learner.configure(**_tw_params(s, epochs, tensor_dataset))
+        learner.train(d.task)
+        return learner
+
+    return fit
+
+
+def _fit_tw_graph(tensor_dataset: bool) -> FitFn:
+    def fit(s: Setting, d: Data, epochs: int) -> Any:
+        import torchweave as tw
+
+        graph = tw.po("torch_ingress_num")
+        for i in range(s.layers):
+            graph = graph >> tw.nn(f"linear_{i}", out_features=s.width) >> tw.nn(f"relu_{i}")
+        graph = (
+            graph
+            >> tw.nn("head")
+            >> tw.po("torch_loss", loss="mse")
+            >> tw.po("torch_optimizer", optimizer=tw.t_opt(s.optimizer, lr=s.lr))
+            >> tw.po("torch_model_regr", **_tw_params(s, epochs, tensor_dataset))
+        )
+        learner = tw.as_learner(graph)
+        learner.train(d.task)
+        return learner
+
+    return fit
+
+
+def predict_tw(learner: Any, d: Data) -> Any:
+    return learner.predict(d.task)
+
+
+def torchweave_available() -> str | None:
+    """None when the torchweave competitors can run, otherwise the reason."""
+    try:
+        import torchweave as tw
+
+        for name in ("LearnerTorchModel", "t_opt", "t_loss"):
+            getattr(tw, name)
+    except (ImportError, AttributeError) as e:
+        return f"{type(e).__name__}: {e}"
+    return None
+
+
+def torchweave_competitors() -> list[Competitor]:
+    """Competitors (d1) and (d2), each with ``tensor_dataset=True`` and with the defaults."""
+    tw = ("torchweave",)
+    return [
+        Competitor("tw_model_tds", "(d1) model, tds", _fit_tw_model(True), predict_tw, tw),
+        Competitor("tw_model", "(d1) model, defaults", _fit_tw_model(False), predict_tw, tw),
+        Competitor("tw_graph_tds", "(d2) graph, tds", _fit_tw_graph(True), predict_tw, tw),
+        Competitor("tw_graph", "(d2) graph, defaults", _fit_tw_graph(False), predict_tw, tw),
+    ]
+
+
+def all_competitors(with_torchweave: bool = True) -> list[Competitor]:
+    competitors = reference_competitors()
+    if with_torchweave:
+        competitors += torchweave_competitors()
+    return competitors
+
+
+# --------------------------------------------------------------------------- measures
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    gc.collect()
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _prepare(d: Data, competitors: list[Competitor]) -> None:
+    """Build the shared tensors, task and template outside the timed fits."""
+    _ = d.X, d.y, d.template
+    if any("torchweave" in c.imports for c in competitors):
+        _ = d.task
+
+
+def warm_up(competitors: list[Competitor]) -> None:
+    """One tiny fit and predict of each competitor: imports and first-call caches."""
+    d = Data(WARMUP_SETTING)
+    _prepare(d, competitors)
+    for c in competitors:
+        c.predict(c.fit(WARMUP_SETTING, d, 1), d)
+
+
+def seconds_per_epoch(
+    competitors: list[Competitor], s: Setting, repeats: int
+) -> dict[str, list[float]]:
+    """Per-epoch seconds of each competitor and repeat, alternating the competitors."""
+    d = Data(s)
+    _prepare(d, competitors)
+    e1, e2 = s.epochs
+    times: dict[str, list[float]] = {c.key: [] for c in competitors}
+    for rep in range(repeats):
+        k = rep % len(competitors)
+        for c in competitors[k:] + competitors[:k]:
+            t1 = _timed(lambda c=c: c.fit(s, d, e1))
+            t2 = _timed(lambda c=c: c.fit(s, d, e2))
+            times[c.key].append((t2 - t1) / (e2 - e1))
+    return times
+
+
+def calls_per_batch(competitors: list[Competitor], s: Setting) -> dict[str, float]:
+    """Python calls per training batch: cProfile of a 2-epoch minus a 1-epoch fit."""
+    d = Data(s)
+    _prepare(d, competitors)
+    result = {}
+    for c in competitors:
+        c.fit(s, d, 1)  # lazy imports and caches must not land in one count only
+        counts = []
+        for epochs in (1, 2):
+            profile = cProfile.Profile()
+            profile.enable()
+            c.fit(s, d, epochs)
+            profile.disable()
+            counts.append(pstats.Stats(profile).total_calls)
+        result[c.key] = (counts[1] - counts[0]) / s.batches
+    return result
+
+
+def predict_seconds(competitors: list[Competitor], s: Setting, repeats: int) -> dict[str, float]:
+    """Median seconds to predict all rows of ``s`` with batch ``PREDICT_BATCH``."""
+    d = Data(s)
+    _prepare(d, competitors)
+    fitted = {c.key: c.fit(s, d, 1) for c in competitors}
+    for c in competitors:  # first call: lazy set-up
+        c.predict(fitted[c.key], d)
+    times: dict[str, list[float]] = {c.key: [] for c in competitors}
+    for rep in range(repeats):
+        k = rep % len(competitors)
+        for c in competitors[k:] + competitors[:k]:
+            times[c.key].append(_timed(lambda c=c: c.predict(fitted[c.key], d)))
+    return {key: statistics.median(t) for key, t in times.items()}
+
+
+# ---- peak memory: one fresh subprocess per competitor
+
+
+def _proc_status_kib(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        return False
+    return True
+
+
+def memory_child(key: str, setting: dict[str, Any], with_torchweave: bool) -> None:
+    """Entry point of the subprocess: print the RSS figures of one competitor as JSON."""
+    import importlib
+
+    import torch
+
+    torch.set_num_threads(1)
+    s = Setting(**{**setting, "epochs": tuple(setting["epochs"])})
+    c = next(c for c in all_competitors(with_torchweave) if c.key == key)
+    for module in c.imports:
+        importlib.import_module(module)
+    d = Data(s)
+    _ = d.template
+    gc.collect()
+    before = _proc_status_kib("VmRSS")
+    reset = _reset_peak_rss()
+    c.fit(s, d, 1)
+    peak = _proc_status_kib("VmHWM") if reset else None
+    if peak is None:  # no /proc: the lifetime peak (KiB on Linux)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"before_kib": before, "peak_kib": peak, "reset": reset}))
+
+
+def peak_memory(competitors: list[Competitor], s: Setting, with_torchweave: bool) -> dict:
+    root = Path(__file__).resolve().parents[1]
+    setting = json.dumps(dataclasses.asdict(s))
+    result = {}
+    for c in competitors:
+        code = (
+            "import json, bench.training as t; "
+            f"t.memory_child({c.key!r}, json.loads({setting!r}), {with_torchweave})"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=False
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"Memory run of {c.key!r} failed:\n{out.stderr}")
+        result[c.key] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+# --------------------------------------------------------------------------- report
+
+TDS_KEYS = ("tw_model_tds", "tw_graph_tds")
+DEFAULT_KEYS = ("tw_model", "tw_graph")
+
+
+def _markdown(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def report_epochs(competitors: list[Competitor], medians: dict[str, dict[str, float]]) -> None:
+    others = competitors[1:]
+    rows = [
+        [name, f"{1000 * m['slicing']:.1f}", *[f"{m[c.key] / m['slicing']:.2f}x" for c in others]]
+        for name, m in medians.items()
+    ]
+    print("\n### Seconds per epoch: ratio to (a) (tds = `tensor_dataset=True`)\n")
+    print(_markdown(["setting", "(a) ms/epoch", *[c.label for c in others]], rows))
+    rows = [[name, *[f"{1000 * m[c.key]:.1f}" for c in competitors]] for name, m in medians.items()]
+    print("\n### Milliseconds per epoch (medians)\n")
+    print(_markdown(["setting", *[c.label for c in competitors]], rows))
+    keys = {c.key for c in competitors}
+    lines = []
+    for key in TDS_KEYS:
+        if key in keys:
+            name, m = max(medians.items(), key=lambda kv: kv[1][key] / kv[1]["slicing"])
+            ratio = m[key] / m["slicing"]
+            lines.append(
+                f"- {key} <= 1.05x (a) on every setting: {_verdict(ratio <= 1.05)} "
+                f"(worst {ratio:.2f}x, {name})"
+            )
+    for key in DEFAULT_KEYS:
+        if key in keys:
+            slower = [name for name, m in medians.items() if m[key] > m["dataloader"]]
+            verdict = "met" if not slower else f"MISSED on {', '.join(slower)}"
+            lines.append(f"- {key} never slower than (b): {verdict}")
+            for name, m in medians.items():
+                if name.startswith("large"):
+                    ratio = m[key] / m["slicing"]
+                    lines.append(
+                        f"- {key} <= 1.10x (a) on the large setting: {_verdict(ratio <= 1.10)} "
+                        f"({ratio:.2f}x)"
+                    )
+    if lines:
+        print("\nTargets:\n" + "\n".join(lines))
+
+
+def report_calls(competitors: list[Competitor], calls: dict[str, float], s: Setting) -> None:
+    base = calls["slicing"]
+    rows = [[c.label, f"{calls[c.key]:.0f}", f"{calls[c.key] - base:+.0f}"] for c in competitors]
+    print(f"\n### Python calls per training batch ({s.name}, batch {s.batch_size})\n")
+    print(_markdown(["competitor", "calls/batch", "above (a)"], rows))
+    for key in TDS_KEYS:
+        if key in calls:
+            extra = calls[key] - base
+            print(
+                f"- {key} at most 60 calls/batch above (a): {_verdict(extra <= 60)} ({extra:+.0f})"
+            )
+
+
+def report_memory(competitors: list[Competitor], mem: dict[str, dict], s: Setting) -> None:
+    base = mem["slicing"]
+    base_increase = base["peak_kib"] - base["before_kib"]
+    rows = []
+    for c in competitors:
+        m = mem[c.key]
+        increase = m["peak_kib"] - m["before_kib"]
+        rows.append(
+            [
+                c.label,
+                f"{m['peak_kib'] / 1024:.0f}",
+                f"{m['peak_kib'] / base['peak_kib']:.2f}x",
+                f"{increase / 1024:.0f}",
+                f"{increase / base_increase:.2f}x",
+            ]
+        )
+    print(f"\n### Peak RSS: converting the data and training 1 epoch ({s.name})\n")
+    header = ["competitor", "peak MiB", "ratio to (a)", "increase MiB", "ratio to (a)"]
+    print(_markdown(header, rows))
+    if not base["reset"]:
+        print("(the peak-RSS counter could not be reset: peaks are the whole process's)")
+    for key in (*TDS_KEYS, *DEFAULT_KEYS):
+        if key in mem:
+            ratio = mem[key]["peak_kib"] / base["peak_kib"]
+            print(f"- {key} peak RSS <= 1.2x (a): {_verdict(ratio <= 1.2)} ({ratio:.2f}x)")
+
+
+def report_predict(competitors: list[Competitor], pred: dict[str, float], s: Setting) -> None:
+    base = pred["slicing"]
+    rows = [
+        [
+            c.label,
+            f"{1000 * pred[c.key]:.1f}",
+            f"{s.n / pred[c.key]:,.0f}",
+            f"{pred[c.key] / base:.2f}x",
+        ]
+        for c in competitors
+    ]
+    print(f"\n### Prediction of all {s.n:,} rows, batch {PREDICT_BATCH} ({s.name})\n")
+    print(_markdown(["competitor", "ms", "rows/s", "ratio to (a)"], rows))
+    for key in (*TDS_KEYS, *DEFAULT_KEYS):
+        if key in pred:
+            ratio = pred[key] / base
+            print(f"- {key} prediction <= 1.1x (a): {_verdict(ratio <= 1.1)} ({ratio:.2f}x)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the benchmark and print Markdown tables; ``--quick`` for a smoke run."""
+    import torch
+
+    args = sys.argv[1:] if argv is None else argv
+    quick = "--quick" in args or os.environ.get("TORCHWEAVE_BENCH_QUICK", "") not in ("", "0")
+    config: dict[str, Any] = (
+        _quick_settings()
+        if quick
+        else {
+            "repeats": REPEATS,
+            "settings": SETTINGS,
+            "memory": MEMORY_SETTING,
+            "predict": PREDICT_SETTING,
+            "predict_repeats": PREDICT_REPEATS,
+        }
+    )
+    missing = torchweave_available()
+    if missing is not None:
+        print(f"torchweave competitors left out ({missing})")
+    competitors = all_competitors(with_torchweave=missing is None)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        print(
+            f"torch {torch.__version__}, 1 thread, {config['repeats']} repeat(s)"
+            f"{', QUICK run' if quick else ''}; tds = tensor_dataset=True",
+            flush=True,
+        )
+        warm_up(competitors)
+        medians: dict[str, dict[str, float]] = {}
+        for s in config["settings"]:
+            start = time.perf_counter()
+            times = seconds_per_epoch(competitors, s, config["repeats"])
+            medians[s.name] = {key: statistics.median(t) for key, t in times.items()}
+            print(f"  {s.name}: {time.perf_counter() - start:.1f} s", flush=True)
+        report_epochs(competitors, medians)
+        report_calls(competitors, calls_per_batch(competitors, CALLS_SETTING), CALLS_SETTING)
+        s = config["memory"]
+        report_memory(competitors, peak_memory(competitors, s, missing is None), s)
+        s = config["predict"]
+        report_predict(competitors, predict_seconds(competitors, s, config["predict_repeats"]), s)
+    finally:
+        torch.set_num_threads(threads)
+
+
+if __name__ == "__main__":
+    main()

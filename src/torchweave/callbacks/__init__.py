@@ -1,0 +1,5 @@
+"""The built-in callbacks (``t_clbk(key)``). Importing this package registers them."""
+
+from torchweave.callbacks.history import CallbackSetHistory
+
+__all__ = ["CallbackSetHistory"]

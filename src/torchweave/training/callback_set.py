@@ -1,0 +1,229 @@
+"""CallbackSet and ContextTorch: how callbacks see and steer the training loop.
+
+A callback is a :class:`CallbackSet` with any of the twelve ``on_<stage>`` methods.
+The loop calls, at each stage, only the callbacks that implement it, in the order of
+their ``weight`` (higher runs later; ties keep the given order). Callbacks read and
+steer training through ``self.ctx`` (a :class:`ContextTorch`): setting
+``ctx.terminate = True`` stops training before the next epoch.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+__all__ = ["STAGES", "CallbackSet", "ContextTorch", "torch_callback"]
+
+#: The callback stages, in the order the loop reaches them.
+STAGES: tuple[str, ...] = (
+    "on_begin",
+    "on_epoch_begin",
+    "on_batch_begin",
+    "on_after_backward",
+    "on_batch_end",
+    "on_before_valid",
+    "on_batch_valid_begin",
+    "on_batch_valid_end",
+    "on_valid_end",
+    "on_epoch_end",
+    "on_end",
+    "on_exit",
+)
+
+
+@dataclass(eq=False)
+class ContextTorch:
+    """Everything the training loop knows, shared with the callbacks.
+
+    Attributes
+    ----------
+    learner, task_train, task_valid
+        The learner and the training / internal validation tasks.
+    loader_train, loader_valid
+        The batch iterables (``loader_valid`` is None without validation).
+    measures_train, measures_valid : list of Measure
+        Measures scored on training outputs and on the validation task.
+    network, optimizer, loss_fn
+        The live torch objects.
+    total_epochs : int
+        The ``epochs`` parameter.
+    eval_freq : int
+        Evaluate every ``eval_freq`` epochs (and always in the last one).
+    device : torch.device
+        The training device.
+    epoch, step, global_step, step_valid : int
+        Current epoch (1-based; 0 before the first), batch within the epoch, batches
+        over all epochs, and batch within validation.
+    batch : dict
+        The current batch: ``{"x": {name: tensor}, "y": tensor, "index": tensor}``.
+    y_hat, y_hats
+        The network output of the current batch (``y_hat`` is the first one).
+    last_loss : float
+        Loss of the last training batch.
+    last_scores_train, last_scores_valid : dict or None
+        Scores of the last evaluated epoch by measure id (None in other epochs).
+    terminate : bool
+        Set to True to stop before the next epoch.
+    callbacks : dict
+        The active callbacks by id, in call order.
+    prediction_encoder : callable
+        ``(network_output, task) -> dict`` used to score outputs.
+    """
+
+    learner: Any
+    task_train: Any
+    loader_train: Any
+    network: Any
+    optimizer: Any
+    loss_fn: Any
+    total_epochs: int
+    device: Any
+    prediction_encoder: Callable[..., Any]
+    task_valid: Any = None
+    loader_valid: Any = None
+    measures_train: list[Any] = field(default_factory=list)
+    measures_valid: list[Any] = field(default_factory=list)
+    eval_freq: int = 1
+    epoch: int = 0
+    step: int = 0
+    global_step: int = 0
+    step_valid: int = 0
+    batch: Any = None
+    y_hat: Any = None
+    y_hats: Any = None
+    last_loss: float | None = None
+    last_scores_train: dict[str, float] | None = field(default_factory=dict)
+    last_scores_valid: dict[str, float] | None = field(default_factory=dict)
+    terminate: bool = False
+    callbacks: dict[str, Any] = field(default_factory=dict)
+
+
+class CallbackSet:
+    """Base class of callbacks: implement any ``on_<stage>`` methods.
+
+    Attributes
+    ----------
+    ctx : ContextTorch or None
+        The training context while training runs, else None.
+    weight : float
+        Order among callbacks at each stage (higher runs later; default 0).
+
+    Examples
+    --------
+    >>> import torchweave as tw
+    >>> class Stopper(tw.CallbackSet):
+    ...     def on_epoch_end(self):
+    ...         if self.ctx.epoch >= 2:
+    ...             self.ctx.terminate = True
+    >>> Stopper().stages
+    ['on_epoch_end']
+    """
+
+    weight: ClassVar[float] = 0.0
+
+    def __init__(self) -> None:
+        self.ctx: ContextTorch | None = None
+
+    @property
+    def stages(self) -> list[str]:
+        """The stages this callback implements, in loop order."""
+        return [s for s in STAGES if callable(getattr(self, s, None))]
+
+    def state_dict(self) -> Any:
+        """What to keep in ``learner.model.callbacks[id]`` (and in checkpoints)."""
+        return None
+
+    def load_state_dict(self, state_dict: Any) -> None:
+        """Restore a state returned by :meth:`state_dict` (resuming)."""
+        if state_dict is not None:
+            warnings.warn(
+                f"Callback of class <{type(self).__name__}> does not implement "
+                "load_state_dict(), its state is ignored.",
+                UserWarning,
+                stacklevel=2,
+            )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>\n* Stages: {', '.join(self.stages) or '-'}"
+
+
+def torch_callback(
+    id: str,
+    label: str | None = None,
+    weight: float = 0.0,
+    state_dict: Callable[[Any], Any] | None = None,
+    load_state_dict: Callable[[Any, Any], None] | None = None,
+    initialize: Callable[..., None] | None = None,
+    **stages: Callable[[Any], None],
+) -> Any:
+    """Define a callback from functions and wrap it as a :class:`TorchCallback`.
+
+    Parameters
+    ----------
+    id : str
+        The callback id (its parameters appear as ``cb.<id>.<name>``).
+    label : str, optional
+        Human-readable name.
+    weight : float, default 0
+        Order among callbacks (higher runs later).
+    state_dict, load_state_dict : callable, optional
+        ``state_dict(self)`` and ``load_state_dict(self, state)``; both or neither.
+    initialize : callable, optional
+        ``initialize(self, **params)``: its keyword arguments become parameters.
+    **stages : callable
+        Stage functions taking ``self``: ``on_begin=...``, ``on_epoch_end=...``, ...
+
+    Returns
+    -------
+    TorchCallback
+        A descriptor, usable wherever callbacks are accepted.
+
+    Examples
+    --------
+    >>> import torchweave as tw
+    >>> def count(self):
+    ...     self.n = getattr(self, "n", 0) + 1
+    >>> cb = tw.torch_callback("counter", on_batch_end=count)
+    >>> cb.id
+    'counter'
+    """
+    from torchweave.errors import InvalidParameterError
+    from torchweave.training.descriptors import TorchCallback
+
+    unknown = [name for name in stages if name not in STAGES]
+    if unknown:
+        raise InvalidParameterError(
+            f"torch_callback: {unknown} are not callback stages; stages are {list(STAGES)}."
+        )
+    if (state_dict is None) != (load_state_dict is None):
+        raise InvalidParameterError(
+            "torch_callback: give both state_dict and load_state_dict, or neither."
+        )
+    namespace: dict[str, Any] = dict(stages)
+    namespace["weight"] = weight
+    if state_dict is not None:
+        namespace["state_dict"] = state_dict
+        namespace["load_state_dict"] = load_state_dict
+    if initialize is not None:
+
+        def __init__(self: Any, **kwargs: Any) -> None:
+            CallbackSet.__init__(self)
+            initialize(self, **kwargs)
+
+        __init__.__signature__ = _signature_without_self(initialize)  # type: ignore[attr-defined]
+        namespace["__init__"] = __init__
+    classname = "CallbackSet" + "".join(part.capitalize() for part in id.split("_"))
+    cls = type(classname, (CallbackSet,), namespace)
+    return TorchCallback(cls, id=id, label=label or id.replace("_", " ").capitalize())
+
+
+def _signature_without_self(fn: Callable[..., Any]) -> Any:
+    import inspect
+
+    sig = inspect.signature(fn)
+    params = list(sig.parameters.values())[1:]
+    return sig.replace(
+        parameters=[inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY), *params]
+    )

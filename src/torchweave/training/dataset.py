@@ -1,0 +1,192 @@
+"""Batches for the training loop: a task dataset fetched batch-wise, and preloaded tensors.
+
+:class:`TaskDataset` builds one whole batch per fetch (``__getitems__``), so torch's
+DataLoader never indexes item by item. :class:`TensorDataset` holds the whole task as
+tensors (``tensor_dataset=True``), and :class:`SliceLoader` serves its batches as
+slices, with no per-batch machinery beyond indexing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from torchweave.data.task import Task, TaskClassif
+from torchweave.errors import InvalidParameterError, TaskError
+from torchweave.network.ingress_token import TorchIngressToken
+from torchweave.utils.text import quote_list
+
+__all__ = ["SliceLoader", "TaskDataset", "TensorDataset", "target_tensor"]
+
+Batch = dict[str, Any]
+
+
+def target_tensor(task: Task) -> torch.Tensor:
+    """The training target: float (N, 1) for regression and binary tasks, int64 (N,) else.
+
+    For a binary task 1 means the positive class; multiclass targets are 0-based class
+    indices in level order.
+    """
+    truth = task.truth()
+    if isinstance(task, TaskClassif):
+        if truth.isna().any():
+            raise TaskError(f"Task '{task.id}' has missing target values; they cannot be learned.")
+        if len(task.class_names) == 2:
+            values = (truth == task.positive).to_numpy(dtype=np.float32)
+            return torch.from_numpy(values).unsqueeze(1)
+        return torch.from_numpy(truth.cat.codes.to_numpy(dtype=np.int64))
+    return torch.from_numpy(truth.to_numpy(dtype=np.float32)).unsqueeze(1)
+
+
+class TaskDataset(torch.utils.data.Dataset[Batch]):
+    """The rows of a task as network inputs (via the ingress tokens) and targets.
+
+    Parameters
+    ----------
+    task : Task
+        The task; its rows in use, in order, are the dataset.
+    ingress_tokens : mapping of str to TorchIngressToken
+        Network input names and how to build them.
+    target : bool, default True
+        Also return the target (False for prediction on data without truth).
+    """
+
+    def __init__(
+        self, task: Task, ingress_tokens: Mapping[str, TorchIngressToken], target: bool = True
+    ) -> None:
+        if not ingress_tokens:
+            raise InvalidParameterError("A torch learner needs at least one ingress token.")
+        self.task_id = task.id
+        self.tokens = dict(ingress_tokens)
+        # One frame per token, fetched once; batches take rows of it (no task access).
+        self.frames = {
+            name: task.data(cols=token.feature_names(task)) for name, token in self.tokens.items()
+        }
+        self.y = target_tensor(task) if target else None
+        self.n = task.nrow
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitems__(self, indices: Sequence[int]) -> Batch:
+        """One whole batch for the given positions (used by torch's DataLoader)."""
+        idx = np.asarray(indices, dtype=np.int64)
+        x = {name: self.tokens[name](frame.iloc[idx]) for name, frame in self.frames.items()}
+        batch: Batch = {"x": x, "index": torch.from_numpy(idx)}
+        if self.y is not None:
+            batch["y"] = self.y[torch.from_numpy(idx)]
+        return batch
+
+    def __getitem__(self, index: int) -> Batch:
+        batch = self.__getitems__([index])
+        return {
+            "x": {k: v[0] for k, v in batch["x"].items()},
+            "y": None if self.y is None else batch["y"][0],
+            "index": batch["index"][0],
+        }
+
+    def materialize(self, device: torch.device | str = "cpu") -> TensorDataset:
+        """All rows at once, as a :class:`TensorDataset` on ``device``."""
+        whole = self.__getitems__(range(self.n))
+        return TensorDataset(
+            {k: v.to(device) for k, v in whole["x"].items()},
+            None if self.y is None else whole["y"].to(device),
+        )
+
+
+class TensorDataset(torch.utils.data.Dataset[Batch]):
+    """Preloaded network inputs and targets; batches are row slices."""
+
+    def __init__(self, x: dict[str, torch.Tensor], y: torch.Tensor | None) -> None:
+        self.x = x
+        self.y = y
+        self.n = len(next(iter(x.values())))
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitems__(self, indices: Sequence[int] | torch.Tensor) -> Batch:
+        """One batch for the given positions."""
+        idx = torch.as_tensor(indices, dtype=torch.int64)
+        batch: Batch = {"x": {k: v[idx] for k, v in self.x.items()}, "index": idx}
+        if self.y is not None:
+            batch["y"] = self.y[idx]
+        return batch
+
+    def __getitem__(self, index: int) -> Batch:
+        return {
+            "x": {k: v[index] for k, v in self.x.items()},
+            "y": None if self.y is None else self.y[index],
+            "index": torch.tensor(index),
+        }
+
+
+class SliceLoader:
+    """Batches of a :class:`TensorDataset` as slices of (shuffled) row positions.
+
+    Parameters
+    ----------
+    dataset : TensorDataset
+        Preloaded tensors.
+    batch_size : int
+        Rows per batch.
+    shuffle : bool
+        Draw a new permutation (from torch's RNG) every epoch.
+    drop_last : bool
+        Drop a last incomplete batch.
+    """
+
+    def __init__(
+        self, dataset: TensorDataset, batch_size: int, shuffle: bool, drop_last: bool
+    ) -> None:
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+
+    def __len__(self) -> int:
+        n = self.dataset.n
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def __iter__(self) -> Iterator[Batch]:
+        data, n, bs = self.dataset, self.dataset.n, self.batch_size
+        x, y = data.x, data.y
+        device = next(iter(x.values())).device
+        order = torch.randperm(n).to(device) if self.shuffle else None
+        for b in range(len(self)):
+            if order is None:
+                idx = torch.arange(b * bs, min(n, (b + 1) * bs), device=device)
+                rows = slice(b * bs, (b + 1) * bs)
+                batch: Batch = {"x": {k: v[rows] for k, v in x.items()}, "index": idx}
+                if y is not None:
+                    batch["y"] = y[rows]
+            else:
+                idx = order[b * bs : (b + 1) * bs]
+                batch = {"x": {k: v[idx] for k, v in x.items()}, "index": idx}
+                if y is not None:
+                    batch["y"] = y[idx]
+            yield batch
+
+
+def identity_collate(batch: Batch) -> Batch:
+    """Batches come whole from ``__getitems__``: nothing to collate."""
+    return batch
+
+
+def check_ingress_tokens(tokens: Any, owner: str) -> dict[str, TorchIngressToken]:
+    """Validate a mapping of ingress tokens (non-empty, all TorchIngressTokens)."""
+    if not isinstance(tokens, Mapping) or not tokens:
+        raise InvalidParameterError(
+            f"{owner} needs ingress_tokens: a dict from network input names to "
+            f"TorchIngressTokens. Got {tokens!r} instead."
+        )
+    bad = [k for k, v in tokens.items() if not isinstance(v, TorchIngressToken)]
+    if bad:
+        raise InvalidParameterError(
+            f"{owner}: the ingress tokens {quote_list(bad)} are not TorchIngressTokens."
+        )
+    return dict(tokens)

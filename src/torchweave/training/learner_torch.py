@@ -1,0 +1,753 @@
+"""LearnerTorch: the base of every torch learner, and the training loop.
+
+The loop is a visible stack of small named steps — :meth:`LearnerTorch._train_loop`,
+``_train_epoch``, ``_validate`` and ``_score`` — each notifying the callbacks that
+implement the stage (and only those). Batches come whole from the dataset; with
+``tensor_dataset`` they are slices of preloaded tensors.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import copy
+import importlib
+import io
+import math
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from torchweave.data.prediction import PredictionClassif, PredictionRegr
+from torchweave.data.task import Task, TaskClassif
+from torchweave.errors import InvalidParameterError, NonFiniteLossError, TaskError
+from torchweave.learners.learner import ALL_FEATURE_TYPES, Learner
+from torchweave.network.ingress_token import TorchIngressToken
+from torchweave.params.param_set import ParamSet, ParamSetCollection
+from torchweave.training.callback_set import STAGES, CallbackSet, ContextTorch
+from torchweave.training.dataset import (
+    SliceLoader,
+    TaskDataset,
+    TensorDataset,
+    identity_collate,
+)
+from torchweave.training.early_stopping import CallbackSetEarlyStopping
+from torchweave.training.paramset import paramset_torchlearner
+
+__all__ = ["UNSET", "LearnerTorch", "TorchModel", "encode_prediction", "resolve_device"]
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __reduce__(self) -> str:
+        return "UNSET"
+
+
+#: Marks a loss / optimizer that is not configured yet (PipeOpTorchModel sets them).
+UNSET: Any = _Unset()
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"`` is cuda, then mps, then cpu; an unavailable device is an error."""
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InvalidParameterError(
+            "The 'device' parameter is 'cuda', but no CUDA device is available. "
+            "Use device='auto' or 'cpu'."
+        )
+    if device == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise InvalidParameterError(
+                "The 'device' parameter is 'mps', but no MPS device is available."
+            )
+    return torch.device(device)
+
+
+@contextlib.contextmanager
+def torch_settings(
+    seed: int | None, num_threads: int, num_interop_threads: int | None, device: torch.device
+) -> Iterator[None]:
+    """Seed torch and set its threads for a block; restore both afterwards."""
+    old_threads = torch.get_num_threads()
+    torch.set_num_threads(num_threads)
+    if num_interop_threads is not None and num_interop_threads != torch.get_num_interop_threads():
+        try:
+            torch.set_num_interop_threads(num_interop_threads)
+        except RuntimeError as exc:
+            warnings.warn(
+                f"Cannot set the number of interop threads to {num_interop_threads}: torch "
+                f"allows it once per process, before parallel work ({exc}).",
+                UserWarning,
+                stacklevel=3,
+            )
+    devices = [device.index or 0] if device.type == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=devices, enabled=seed is not None):
+            if seed is not None:
+                torch.manual_seed(seed)
+            yield
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+def encode_prediction(output: torch.Tensor, task: Task, with_prob: bool) -> dict[str, Any]:
+    """Turn network outputs into ``{"response": ..., "prob": ...}`` for a task.
+
+    Multiclass: softmax over k logits, response the argmax. Binary: one logit for the
+    positive class. Regression: the single output column.
+    """
+    out = output.detach().float().cpu()
+    if isinstance(task, TaskClassif):
+        classes = task.class_names
+        if len(classes) == 2:
+            p_pos = torch.sigmoid(out.reshape(-1)).numpy().astype(np.float64)
+            pos_first = classes[0] == task.positive
+            prob = np.stack([p_pos, 1 - p_pos] if pos_first else [1 - p_pos, p_pos], axis=1)
+        else:
+            prob = torch.softmax(out, dim=1).numpy().astype(np.float64)
+        response = pd.Categorical.from_codes(
+            np.argmax(prob, axis=1), dtype=pd.CategoricalDtype(classes)
+        )
+        return {"response": response, "prob": prob if with_prob else None}
+    return {"response": out.reshape(-1).numpy().astype(np.float64)}
+
+
+@dataclass
+class TorchModel:
+    """What a trained torch learner keeps (``learner.model``).
+
+    Attributes
+    ----------
+    network : torch.nn.Module
+        The trained network.
+    internal_valid_scores : dict
+        Validation scores of the last evaluated epoch.
+    loss_fn, optimizer : dict
+        State dicts of the loss and optimizer.
+    epochs : int
+        Epochs actually trained.
+    callbacks : dict
+        Callback states by id (``callbacks["history"]`` is a DataFrame).
+    seed : int or None
+        The seed used (also for prediction).
+    """
+
+    network: nn.Module
+    internal_valid_scores: dict[str, float]
+    loss_fn: dict[str, Any]
+    optimizer: dict[str, Any]
+    epochs: int
+    callbacks: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+    jitted: bool = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Networks are saved through torch and load onto the CPU, wherever they trained.
+        state = dict(self.__dict__)
+        buffer = io.BytesIO()
+        if self.jitted:
+            torch.jit.save(self.network, buffer)  # type: ignore[no-untyped-call]
+        else:
+            torch.save(self.network, buffer)
+        state["network"] = buffer.getvalue()
+        state["optimizer"] = _to_cpu(self.optimizer)
+        state["loss_fn"] = _to_cpu(self.loss_fn)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        buffer = io.BytesIO(state["network"])
+        if state.get("jitted"):
+            state["network"] = torch.jit.load(buffer, map_location="cpu")  # type: ignore[no-untyped-call]
+        else:
+            state["network"] = torch.load(buffer, map_location="cpu", weights_only=False)
+        self.__dict__.update(state)
+
+    def __repr__(self) -> str:
+        n_params = sum(p.numel() for p in self.network.parameters())
+        scores = ", ".join(f"{k} = {v:.4g}" for k, v in self.internal_valid_scores.items())
+        return (
+            f"<TorchModel> trained for {self.epochs} epochs\n"
+            f"* Network:  <{type(self.network).__name__}> with {n_params} parameters\n"
+            f"* Callbacks:  {', '.join(self.callbacks) or '-'}\n"
+            f"* Validation scores:  {scores or '-'}\n"
+            f"* Seed:  {self.seed}\n"
+            "* Fields:  network, internal_valid_scores, loss_fn, optimizer, epochs, callbacks, seed"
+        )
+
+
+def _to_cpu(obj: Any) -> Any:
+    if isinstance(obj, torch.Tensor):
+        return obj.cpu()
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_to_cpu(v) for v in obj)
+    return obj
+
+
+class _WorkerInit:
+    """Runs in each DataLoader worker: imports packages, sets globals, calls the user fn."""
+
+    def __init__(
+        self,
+        fn: Callable[[int], None] | None,
+        globals_: Mapping[str, Any] | None,
+        packages: Sequence[str] | None,
+    ) -> None:
+        self.fn, self.globals, self.packages = fn, dict(globals_ or {}), list(packages or [])
+
+    def __call__(self, worker_id: int) -> None:
+        import builtins
+
+        for name in self.packages:
+            importlib.import_module(name)
+        for name, value in self.globals.items():
+            setattr(builtins, name, value)
+        if self.fn is not None:
+            self.fn(worker_id)
+
+
+class LearnerTorch(Learner):
+    """Abstract base of the torch learners: parameters, data, loop, prediction.
+
+    A subclass provides the network (``_network``) and the ingress tokens
+    (``_ingress_tokens``). Parameters are the shared torch parameters plus the
+    optimizer's (``opt.*``), the loss's (``loss.*``) and each callback's
+    (``cb.<id>.*``).
+
+    Parameters
+    ----------
+    id : str
+        Learner id.
+    task_type : {"classif", "regr"}
+        Task type.
+    param_set : ParamSet, optional
+        The learner's own parameters (added to the shared torch parameters).
+    optimizer, loss : descriptor, str or UNSET, optional
+        Default: ``adam`` and ``cross_entropy`` / ``mse``.
+    callbacks : sequence, optional
+        Callback descriptors or keys.
+    feature_types : sequence of str
+        Supported feature types.
+    properties : iterable of str
+        Extra properties.
+    label : str
+        Human-readable name.
+    """
+
+    def __init__(
+        self,
+        id: str,
+        task_type: str,
+        param_set: ParamSet | None = None,
+        optimizer: Any = None,
+        loss: Any = None,
+        callbacks: Any = (),
+        feature_types: Sequence[str] = ALL_FEATURE_TYPES,
+        properties: Sequence[str] = (),
+        label: str = "",
+    ) -> None:
+        torch_ps = paramset_torchlearner(task_type)
+        for pid, param in (param_set.params if param_set is not None else {}).items():
+            if pid.startswith(("opt.", "loss.", "cb.")):
+                raise InvalidParameterError(
+                    f"Parameter '{pid}': the prefixes 'opt.', 'loss.' and 'cb.' are reserved."
+                )
+            torch_ps.add(pid, param)
+        self._torch_ps = torch_ps
+        props = {"validation", "internal_tuning", *properties}
+        if task_type == "classif":
+            props |= {"twoclass", "multiclass"}
+        super().__init__(
+            id,
+            task_type,
+            param_set=None,
+            predict_types=["response", "prob"] if task_type == "classif" else ["response"],
+            feature_types=feature_types,
+            properties=props,
+            label=label,
+        )
+        from torchweave.training.sugar import t_loss, t_opt
+
+        default_loss = "cross_entropy" if task_type == "classif" else "mse"
+        self.optimizer = t_opt("adam") if optimizer is None else optimizer
+        self.loss = t_loss(default_loss) if loss is None else loss
+        self.callbacks = callbacks
+
+    # --- descriptors and parameters -----------------------------------------------------
+    @property
+    def optimizer(self) -> Any:
+        """The optimizer descriptor (``TorchOptimizer``), or UNSET."""
+        return self._optimizer
+
+    @optimizer.setter
+    def optimizer(self, value: Any) -> None:
+        from torchweave.training.sugar import as_torch_optimizer
+
+        self._optimizer = UNSET if value is UNSET else as_torch_optimizer(value, clone=True)
+
+    @property
+    def loss(self) -> Any:
+        """The loss descriptor (``TorchLoss``), or UNSET."""
+        return self._loss
+
+    @loss.setter
+    def loss(self, value: Any) -> None:
+        from torchweave.training.sugar import as_torch_loss
+
+        if value is UNSET:
+            self._loss = UNSET
+            return
+        loss = as_torch_loss(value, clone=True)
+        if self.task_type not in loss.task_types:
+            raise TaskError(
+                f"The loss '{loss.id}' is for {', '.join(loss.task_types)} tasks; learner "
+                f"'{self.id}' is a {self.task_type} learner."
+            )
+        self._loss = loss
+
+    @property
+    def callbacks(self) -> dict[str, Any]:
+        """The callback descriptors by id."""
+        return self._callbacks
+
+    @callbacks.setter
+    def callbacks(self, value: Any) -> None:
+        from torchweave.training.sugar import as_torch_callbacks
+
+        descriptors = as_torch_callbacks(value, clone=True) if value is not UNSET else []
+        ids = [cb.id for cb in descriptors]
+        if "early_stopping" in ids:
+            raise InvalidParameterError(
+                "The callback id 'early_stopping' is reserved: set 'patience' instead."
+            )
+        self._callbacks = {cb.id: cb for cb in descriptors}
+
+    @property
+    def param_set(self) -> ParamSet:
+        """Torch parameters plus ``opt.*``, ``loss.*`` and ``cb.<id>.*`` (live)."""
+
+        def members() -> dict[str, ParamSet]:
+            sets: dict[str, ParamSet] = {"": self._torch_ps}
+            optimizer = getattr(self, "_optimizer", UNSET)
+            loss = getattr(self, "_loss", UNSET)
+            if optimizer is not UNSET:
+                sets["opt"] = optimizer.param_set
+            if loss is not UNSET:
+                sets["loss"] = loss.param_set
+            for cb_id, cb in getattr(self, "_callbacks", {}).items():
+                sets[f"cb.{cb_id}"] = cb.param_set
+            return sets
+
+        return ParamSetCollection(members, owner=f"learner '{self.id}'")
+
+    @param_set.setter
+    def param_set(self, value: ParamSet | None) -> None:
+        if value is not None:
+            raise InvalidParameterError(
+                "The param_set of a torch learner is built from its parts; set values on it."
+            )
+
+    def _validation_seed(self) -> int | None:
+        seed = self._torch_ps.values.get("seed")
+        return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+
+    # --- hooks ---------------------------------------------------------------------------
+    @abc.abstractmethod
+    def _network(self, task: Task, param_vals: dict[str, Any]) -> nn.Module:
+        """The (untrained) network for this task."""
+
+    @abc.abstractmethod
+    def _ingress_tokens(
+        self, task: Task, param_vals: dict[str, Any]
+    ) -> dict[str, TorchIngressToken]:
+        """Network input names and how to build them from the task."""
+
+    def _dataset(self, task: Task, param_vals: dict[str, Any], target: bool = True) -> TaskDataset:
+        return TaskDataset(task, self._ingress_tokens(task, param_vals), target=target)
+
+    def _loss_fn(self, task: Task, param_vals: dict[str, Any]) -> nn.Module:
+        return self._loss.generate(task)
+
+    # --- data loaders ------------------------------------------------------------------
+    def _dataloader(
+        self, dataset: TaskDataset | TensorDataset, pv: dict[str, Any], train: bool
+    ) -> Any:
+        sampler = pv.get("sampler") if train else None
+        batch_sampler = pv.get("batch_sampler") if train else None
+        if sampler is not None and batch_sampler is not None:
+            raise InvalidParameterError(
+                "Providing both a 'sampler' and a 'batch_sampler' is not supported, set only one."
+            )
+        batch_size = (
+            pv.get("batch_size") if train else pv.get("batch_size_predict", pv.get("batch_size"))
+        )
+        if batch_size is None and batch_sampler is None:
+            which = "'batch_size'" if train else "'batch_size' or 'batch_size_predict'"
+            phase = "training" if train else "prediction (this includes the validation data)"
+            raise InvalidParameterError(
+                f"Learner '{self.id}': parameter {which} must be set for {phase}, unless a "
+                "'batch_sampler' is provided."
+            )
+        shuffle = bool(pv.get("shuffle", False)) and train and sampler is None
+        drop_last = bool(pv.get("drop_last", False)) and train
+        plain = not any(
+            pv.get(k)
+            for k in ("num_workers", "collate_fn", "pin_memory", "worker_init_fn", "timeout")
+        )
+        if (
+            isinstance(dataset, TensorDataset)
+            and plain
+            and sampler is None
+            and batch_sampler is None
+        ):
+            return SliceLoader(dataset, int(batch_size), shuffle=shuffle, drop_last=drop_last)
+        kwargs: dict[str, Any] = {
+            "collate_fn": pv.get("collate_fn") or identity_collate,
+            "num_workers": pv.get("num_workers", 0),
+            "pin_memory": pv.get("pin_memory", False),
+            "timeout": pv.get("timeout", 0.0),
+        }
+        if kwargs["num_workers"] > 0:
+            kwargs["worker_init_fn"] = _WorkerInit(
+                pv.get("worker_init_fn"), pv.get("worker_globals"), pv.get("worker_packages")
+            )
+        if batch_sampler is not None:
+            return torch.utils.data.DataLoader(
+                dataset, batch_sampler=batch_sampler(dataset), **kwargs
+            )
+        if sampler is not None:
+            kwargs["sampler"] = sampler(dataset)
+        return torch.utils.data.DataLoader(
+            dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, **kwargs
+        )
+
+    def _prepare_data(
+        self, task: Task, pv: dict[str, Any], device: torch.device, train: bool
+    ) -> TaskDataset | TensorDataset:
+        dataset: TaskDataset | TensorDataset = self._dataset(task, pv)
+        preload = pv.get("tensor_dataset", False)
+        if preload is not False:
+            assert isinstance(dataset, TaskDataset)
+            dataset = dataset.materialize(device if preload == "device" else "cpu")
+        return dataset
+
+    # --- training --------------------------------------------------------------------------
+    def _check_configuration(self, pv: dict[str, Any]) -> tuple[list[Any], list[Any]]:
+        from torchweave.measures import as_measure
+
+        if self._loss is UNSET or self._optimizer is UNSET:
+            raise InvalidParameterError(f"Learner '{self.id}' has no loss or optimizer configured.")
+        measures_train = [as_measure(m) for m in _as_list(pv.get("measures_train", []))]
+        measures_valid = [as_measure(m) for m in _as_list(pv.get("measures_valid", []))]
+        for m in measures_train + measures_valid:
+            if m.task_type != self.task_type:
+                raise InvalidParameterError(
+                    f"Measure '{m.id}' is for {m.task_type} tasks; learner '{self.id}' is a "
+                    f"{self.task_type} learner."
+                )
+        if measures_valid and self.validate is None:
+            raise InvalidParameterError(
+                f"Learner '{self.id}' has measures_valid set, but its validate field is None. "
+                "Set learner.validate (a ratio, 'test' or 'predefined')."
+            )
+        if pv.get("patience", 0) > 0 and not measures_valid:
+            raise InvalidParameterError(
+                f"Learner '{self.id}' has a non 0 patience parameter but no measures_valid set."
+            )
+        return measures_train, measures_valid
+
+    def _train(self, task: Task) -> TorchModel:
+        pv = self._torch_ps.values
+        measures_train, measures_valid = self._check_configuration(pv)
+        device = resolve_device(pv["device"])
+        seed = pv.get("seed")
+        if seed == "random":
+            seed = int(np.random.randint(0, 2**31 - 1))
+        with torch_settings(seed, pv["num_threads"], pv.get("num_interop_threads"), device):
+            model = self._fit(task, pv, device, measures_train, measures_valid)
+        model.seed = seed
+        return model
+
+    def _fit(
+        self,
+        task: Task,
+        pv: dict[str, Any],
+        device: torch.device,
+        measures_train: list[Any],
+        measures_valid: list[Any],
+    ) -> TorchModel:
+        dataset = self._prepare_data(task, pv, device, train=True)
+        loader = self._dataloader(dataset, pv, train=True)
+        if len(loader) == 0:
+            raise InvalidParameterError(
+                f"The training data loader of learner '{self.id}' has no batches "
+                f"({task.nrow} rows; check batch_size and drop_last)."
+            )
+        network = self._network(task, pv).to(device)
+        jitted = False
+        if pv.get("jit_trace"):
+            network, jitted = self._jit_trace(network, dataset, device), True
+        optimizer = self._optimizer.generate(list(network.named_parameters()))
+        loss_fn = self._loss_fn(task, pv).to(device)
+        task_valid = task.internal_valid_task
+        loader_valid = None
+        if task_valid is not None and task_valid.nrow > 0:
+            loader_valid = self._dataloader(
+                self._prepare_data(task_valid, pv, device, False), pv, False
+            )
+        ctx = ContextTorch(
+            learner=self,
+            task_train=task,
+            task_valid=task_valid,
+            loader_train=loader,
+            loader_valid=loader_valid,
+            measures_train=measures_train,
+            measures_valid=measures_valid,
+            network=network,
+            optimizer=optimizer,
+            loss_fn=loss_fn,
+            total_epochs=pv["epochs"],
+            eval_freq=pv["eval_freq"],
+            device=device,
+            prediction_encoder=encode_prediction,
+        )
+        callbacks = {cb_id: cb.generate() for cb_id, cb in self._callbacks.items()}
+        if pv.get("patience", 0) > 0:
+            callbacks["early_stopping"] = CallbackSetEarlyStopping(
+                pv["patience"], pv["min_delta"], pv["restore_best_weights"]
+            )
+        return self._train_loop(ctx, callbacks, jitted)
+
+    def _jit_trace(self, network: nn.Module, dataset: Any, device: torch.device) -> nn.Module:
+        example = dataset.__getitems__(list(range(min(2, len(dataset)))))
+        inputs = tuple(v.to(device) for v in example["x"].values())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.jit.trace(network, inputs, check_trace=False)  # type: ignore[no-any-return]
+
+    def _train_loop(
+        self, ctx: ContextTorch, callbacks: dict[str, CallbackSet], jitted: bool
+    ) -> TorchModel:
+        weights = {cb_id: getattr(cb, "weight", 0.0) for cb_id, cb in callbacks.items()}
+        bad = [i for i, w in weights.items() if not isinstance(w, int | float) or math.isnan(w)]
+        if bad:
+            raise InvalidParameterError(
+                f"The callback(s) {bad} have a weight that is not a number."
+            )
+        ordered = dict(sorted(callbacks.items(), key=lambda kv: weights[kv[0]]))  # stable
+        ctx.callbacks = ordered
+        # Only callbacks that implement a stage are ever called for it.
+        stage_calls = {
+            s: [getattr(cb, s) for cb in ordered.values() if callable(getattr(cb, s, None))]
+            for s in STAGES
+        }
+
+        def call(stage: str) -> None:
+            for fn in stage_calls[stage]:
+                fn()
+
+        for cb in ordered.values():
+            cb.ctx = ctx
+        try:
+            call("on_begin")
+            ctx.network.train()
+            while not ctx.terminate and ctx.epoch < ctx.total_epochs:
+                ctx.epoch += 1
+                call("on_epoch_begin")
+                self._train_epoch(ctx, call)
+                call("on_before_valid")
+                evaluate = ctx.epoch % ctx.eval_freq == 0 or ctx.epoch == ctx.total_epochs
+                if ctx.loader_valid is not None and evaluate:
+                    self._valid_epoch(ctx, call)
+                    call("on_valid_end")
+                else:
+                    ctx.last_scores_valid = None
+                call("on_epoch_end")
+            call("on_end")
+            states = {cb_id: cb.state_dict() for cb_id, cb in ordered.items()}
+            model = TorchModel(
+                network=ctx.network,
+                internal_valid_scores=dict(ctx.last_scores_valid or {})
+                if ctx.measures_valid
+                else {},
+                loss_fn=ctx.loss_fn.state_dict(),
+                optimizer=ctx.optimizer.state_dict(),
+                epochs=ctx.epoch,
+                callbacks={k: v for k, v in states.items() if v is not None},
+                jitted=jitted,
+            )
+        finally:
+            try:
+                call("on_exit")
+            finally:
+                for cb in ordered.values():
+                    cb.ctx = None
+        return model
+
+    def _train_epoch(self, ctx: ContextTorch, call: Callable[[str], None]) -> None:
+        network, optimizer, loss_fn, device = ctx.network, ctx.optimizer, ctx.loss_fn, ctx.device
+        on_cpu = device.type == "cpu"
+        evaluate = bool(ctx.measures_train) and (
+            ctx.epoch % ctx.eval_freq == 0 or ctx.epoch == ctx.total_epochs
+        )
+        outputs: list[torch.Tensor] = []
+        indices: list[torch.Tensor] = []
+        ctx.step = 0
+        for batch in ctx.loader_train:
+            ctx.step += 1
+            ctx.global_step += 1
+            x, y = batch["x"], batch["y"]
+            if not on_cpu:
+                x = {k: v.to(device, non_blocking=True) for k, v in x.items()}
+                y = y.to(device, non_blocking=True)
+                batch = {**batch, "x": x, "y": y}
+            ctx.batch = batch
+            optimizer.zero_grad()
+            call("on_batch_begin")
+            y_hats = network(*x.values()) if len(x) == 1 else network(**x)
+            ctx.y_hats = y_hats
+            ctx.y_hat = y_hat = y_hats[0] if isinstance(y_hats, tuple | list) else y_hats
+            loss = loss_fn(y_hat, y)
+            loss.backward()
+            call("on_after_backward")
+            ctx.last_loss = last = loss.item()
+            if not math.isfinite(last):
+                raise NonFiniteLossError(
+                    f"Learner '{self.id}': the training loss became {last} in epoch {ctx.epoch}, "
+                    f"batch {ctx.step}. Lower the learning rate, scale the features, or check "
+                    "the data for extreme values."
+                )
+            if evaluate:
+                outputs.append(y_hat.detach())
+                indices.append(batch["index"])
+            optimizer.step()
+            call("on_batch_end")
+        ctx.last_scores_train = (
+            self._score(outputs, indices, ctx.task_train, ctx.measures_train) if evaluate else None
+        )
+
+    def _valid_epoch(self, ctx: ContextTorch, call: Callable[[str], None]) -> None:
+        ctx.network.eval()
+        ctx.step_valid = 0
+        outputs, indices = [], []
+        with torch.no_grad():
+            for batch in ctx.loader_valid:
+                ctx.step_valid += 1
+                x = {k: v.to(ctx.device) for k, v in batch["x"].items()}
+                ctx.batch = {**batch, "x": x}
+                call("on_batch_valid_begin")
+                y_hats = ctx.network(*x.values()) if len(x) == 1 else ctx.network(**x)
+                ctx.y_hats = y_hats
+                ctx.y_hat = y_hats[0] if isinstance(y_hats, tuple | list) else y_hats
+                outputs.append(ctx.y_hat)
+                indices.append(batch["index"])
+                call("on_batch_valid_end")
+        ctx.network.train()
+        ctx.last_scores_valid = self._score(outputs, indices, ctx.task_valid, ctx.measures_valid)
+
+    def _score(
+        self,
+        outputs: list[torch.Tensor],
+        indices: list[torch.Tensor],
+        task: Task,
+        measures: list[Any],
+    ) -> dict[str, float]:
+        if not measures or not outputs:
+            return {}
+        output = torch.cat(outputs)
+        positions = torch.cat(indices).cpu().numpy()
+        row_ids = task.row_ids[positions]
+        needs_prob = any(m.predict_type == "prob" for m in measures)
+        encoded = encode_prediction(output, task, with_prob=needs_prob)
+        truth = task.truth(rows=row_ids)
+        if isinstance(task, TaskClassif):
+            pred: Any = PredictionClassif(
+                row_ids,
+                truth,
+                response=encoded["response"],
+                prob=encoded["prob"],
+                class_names=task.class_names,
+                positive=task.positive,
+            )
+        else:
+            pred = PredictionRegr(row_ids, truth, encoded["response"])
+        scores = {}
+        for m in measures:
+            try:
+                scores[m.id] = float(m.score(pred))
+            except Exception:  # a measure that cannot score this output scores NaN
+                scores[m.id] = float("nan")
+        return scores
+
+    # --- prediction -------------------------------------------------------------------------
+    def _predict(self, task: Task) -> dict[str, Any]:
+        model: TorchModel = self.model
+        pv = self._torch_ps.values
+        device = resolve_device(pv["device"])
+        with torch_settings(model.seed, pv["num_threads"], pv.get("num_interop_threads"), device):
+            network = model.network.to(device)
+            network.eval()
+            dataset = self._dataset(task, pv, target=False)
+            loader = self._dataloader(dataset, pv, train=False)
+            outputs = []
+            with torch.no_grad():
+                for batch in loader:
+                    x = {k: v.to(device) for k, v in batch["x"].items()}
+                    out = network(*x.values()) if len(x) == 1 else network(**x)
+                    outputs.append(out[0] if isinstance(out, tuple | list) else out)
+        if not outputs:
+            output = torch.empty((0, 1))
+        else:
+            output = torch.cat(outputs)
+        return encode_prediction(output, task, with_prob=self.predict_type == "prob")
+
+    # --- results ------------------------------------------------------------------------------
+    def _extract_internal_valid_scores(self) -> dict[str, float]:
+        return dict(self.model.internal_valid_scores) if self.model is not None else {}
+
+    def _extract_internal_tuned_values(self) -> dict[str, Any]:
+        if self._torch_ps.values.get("patience", 0) == 0 or self.model is None:
+            return {}
+        state = self.model.callbacks.get("early_stopping", {})
+        return {"epochs": state.get("best_epochs")}
+
+    @property
+    def network(self) -> nn.Module | None:
+        """The trained network (``model.network``), or None before training."""
+        return None if self.model is None else self.model.network
+
+    def __repr__(self) -> str:
+        text = super().__repr__()
+        opt = "-" if self._optimizer is UNSET else self._optimizer.id
+        loss = "-" if self._loss is UNSET else self._loss.id
+        return (
+            f"{text}\n* Optimizer: {opt}\n* Loss: {loss}\n"
+            f"* Callbacks: {', '.join(self._callbacks) or '-'}"
+        )
+
+
+def _as_list(x: Any) -> list[Any]:
+    if x is None:
+        return []
+    return list(x) if isinstance(x, list | tuple) else [x]
+
+
+def clone_network(network: nn.Module) -> nn.Module:
+    """An independent copy of a network (the template stays untrained)."""
+    return copy.deepcopy(network)
