@@ -9,13 +9,14 @@ import pytest
 import torchweave as tw
 from torchweave.data.prediction import PredictionClassif
 from torchweave.learners.learner import Learner
-from torchweave.testing.learners import LEARNER_CHECKS, check_learner
+from torchweave.testing.learners import CONSTRUCTION, LEARNER_CHECKS, check_learner
 from torchweave.testing.params import check_param_set
 
 
 @pytest.mark.parametrize("key", tw.registry.learners.keys())
 def test_registered_learner_conforms(key):
-    results = check_learner(tw.lrn(key))
+    learner = CONSTRUCTION[key]() if key in CONSTRUCTION else tw.lrn(key)
+    results = check_learner(learner)
     assert set(results) == set(LEARNER_CHECKS)
     assert all(r == "passed" or r.startswith("skipped: ") for r in results.values())
 
@@ -23,6 +24,16 @@ def test_registered_learner_conforms(key):
 @pytest.mark.parametrize("key", tw.registry.learners.keys())
 def test_registered_learner_param_set_conforms(key):
     check_param_set(tw.lrn(key).param_set)
+    if key in CONSTRUCTION:
+        check_param_set(CONSTRUCTION[key]().param_set)
+
+
+def test_constructions_name_registered_learners_and_build_them():
+    assert set(CONSTRUCTION) <= set(tw.registry.learners.keys())
+    for key, make in CONSTRUCTION.items():
+        learner = make()
+        assert isinstance(learner, type(tw.lrn(key))), key
+        assert learner.id == tw.lrn(key).id
 
 
 # --- deliberately broken learners --------------------------------------------------------------

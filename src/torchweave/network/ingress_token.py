@@ -20,7 +20,8 @@ __all__ = ["TorchIngressToken", "batchgetter_categ", "batchgetter_num"]
 
 def batchgetter_num(data: pd.DataFrame) -> torch.Tensor:
     """Numeric and integer columns as a float32 matrix, in column order."""
-    return torch.from_numpy(data.to_numpy(dtype=np.float32, copy=True))
+    # pandas stores columns in blocks, so to_numpy is column-major: make rows contiguous.
+    return torch.from_numpy(np.array(data.to_numpy(dtype=np.float32), order="C", copy=True))
 
 
 def batchgetter_categ(data: pd.DataFrame) -> torch.Tensor:
@@ -36,7 +37,7 @@ def batchgetter_categ(data: pd.DataFrame) -> torch.Tensor:
         else:
             columns.append(col.to_numpy(dtype=np.int64))
     matrix = np.stack(columns, axis=1) if columns else np.zeros((len(data), 0), dtype=np.int64)
-    return torch.from_numpy(np.ascontiguousarray(matrix))
+    return torch.from_numpy(np.array(matrix, order="C", copy=True))
 
 
 @dataclass(eq=False)
@@ -53,13 +54,20 @@ class TorchIngressToken:
         so that learners pickle.
     shape : Shape, optional
         Shape of the produced tensor; the batch dimension is ``None``.
+    cacheable : bool, optional
+        Whether the batchgetter treats rows independently and cheaply, so a dataset
+        may convert all rows once and index the result per batch. Default: True for
+        the built-in ``batchgetter_num`` and ``batchgetter_categ``, else False.
     """
 
     features: Sequence[str] | Selector
     batchgetter: Callable[[pd.DataFrame], torch.Tensor]
     shape: Shape | None = None
+    cacheable: bool | None = None
 
     def __post_init__(self) -> None:
+        if self.cacheable is None:
+            self.cacheable = self.batchgetter in (batchgetter_num, batchgetter_categ)
         if not isinstance(self.features, Selector):
             self.features = list(self.features)
         if self.shape is not None:

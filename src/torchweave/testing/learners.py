@@ -28,7 +28,7 @@ from torchweave.learners.learner import Learner
 from torchweave.testing.generate import GENERATED_FEATURE_TYPES, generate_task
 from torchweave.testing.params import check_param_set
 
-__all__ = ["LEARNER_CHECKS", "check_learner"]
+__all__ = ["CONSTRUCTION", "LEARNER_CHECKS", "check_learner"]
 
 _SEED = 20240607
 
@@ -96,6 +96,47 @@ def _expect_error(
             f"{what} raised {type(exc).__name__} ({exc}); expected {error.__name__}."
         ) from exc
     raise ctx.fail(f"{what} did not raise {error.__name__}.")
+
+
+# --- how to build learners that need arguments --------------------------------------------------
+def _torch_model(task_type: str) -> Learner:
+    """A LearnerTorchModel on the numeric and integer features, with a tiny network.
+
+    The network averages the features (``AdaptiveAvgPool1d`` over a ``(batch, features)``
+    input), so it fits tasks with any number of them, and returns one output: a
+    regression value, or the logit of the positive class (binary tasks only).
+    """
+    from torch import nn
+
+    from torchweave.network.ingress_token import TorchIngressToken, batchgetter_num
+    from torchweave.pipelines.selectors import selector_type
+    from torchweave.training.learner_torch_model import LearnerTorchModel
+
+    network = nn.Sequential(nn.AdaptiveAvgPool1d(1), nn.Linear(1, 4), nn.ReLU(), nn.Linear(4, 1))
+    token = TorchIngressToken(selector_type(["numeric", "integer"]), batchgetter_num, (None, None))
+    learner = LearnerTorchModel(
+        network, {"input": token}, task_type=task_type, feature_types=("numeric", "integer")
+    )
+    learner.properties.discard("multiclass")  # one output: binary classification only
+    learner.param_set.set_values(epochs=2, batch_size=16, device="cpu", seed=1)
+    return learner
+
+
+def _classif_torch_model() -> Learner:
+    return _torch_model("classif")
+
+
+def _regr_torch_model() -> Learner:
+    return _torch_model("regr")
+
+
+#: Registry key -> a function building the learner to check, for learners whose default
+#: construction cannot train (a LearnerTorchModel needs a network and ``epochs``). Other
+#: keys are built with ``lrn(key)``.
+CONSTRUCTION: dict[str, Callable[[], Learner]] = {
+    "classif.torch_model": _classif_torch_model,
+    "regr.torch_model": _regr_torch_model,
+}
 
 
 # --- checks of single predictions ------------------------------------------------------------

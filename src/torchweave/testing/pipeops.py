@@ -86,6 +86,18 @@ def _copy() -> PipeOp:
     return po("copy", outnum=2)
 
 
+def _torch_model_classif() -> PipeOp:
+    from torchweave.pipelines.sugar import po
+
+    return po("torch_model_classif", epochs=2, batch_size=16, device="cpu", seed=1)
+
+
+def _torch_model_regr() -> PipeOp:
+    from torchweave.pipelines.sugar import po
+
+    return po("torch_model_regr", epochs=2, batch_size=16, device="cpu", seed=1)
+
+
 #: Registry key -> a function building the operator to check, for operators whose
 #: default construction is impossible or uninteresting. Other keys are built with
 #: ``registry.pipeops.get(key)``. The operators must pickle (no lambdas inside).
@@ -95,6 +107,9 @@ CONSTRUCTION: dict[str, Callable[[], PipeOp]] = {
     "colapply": _colapply,
     "select": _select,
     "copy": _copy,
+    # A torch model must be told how long to train (``epochs`` is required).
+    "torch_model_classif": _torch_model_classif,
+    "torch_model_regr": _torch_model_regr,
 }
 
 
@@ -838,4 +853,35 @@ def _model_descriptor_inputs() -> tuple[list[Any], list[Any]]:
 
 INPUTS |= {
     key: _model_descriptor_inputs for key in ("torch_loss", "torch_optimizer", "torch_callbacks")
+}
+
+
+def _configured_model_descriptor(task_key: str, loss: str) -> tuple[list[Any], list[Any]]:
+    """A ModelDescriptor with a head, a loss and an optimizer, and the task for predict."""
+    from torchweave.network.sugar import nn
+    from torchweave.pipelines.sugar import po
+    from torchweave.sugar import tsk
+
+    task = tsk(task_key)
+    graph = (
+        po("torch_ingress_num")
+        >> nn("head")
+        >> po("torch_loss", loss=loss)
+        >> po("torch_optimizer", optimizer="adam")
+    )
+    (md,) = graph.train(task).values()
+    return [md], [task]
+
+
+def _torch_model_classif_inputs() -> tuple[list[Any], list[Any]]:
+    return _configured_model_descriptor("iris", "cross_entropy")
+
+
+def _torch_model_regr_inputs() -> tuple[list[Any], list[Any]]:
+    return _configured_model_descriptor("mtcars", "mse")
+
+
+INPUTS |= {
+    "torch_model_classif": _torch_model_classif_inputs,
+    "torch_model_regr": _torch_model_regr_inputs,
 }

@@ -208,12 +208,12 @@ def torch_callback(
         namespace["load_state_dict"] = load_state_dict
     if initialize is not None:
 
-        def __init__(self: Any, **kwargs: Any) -> None:
+        def init(self: Any, **kwargs: Any) -> None:
             CallbackSet.__init__(self)
             initialize(self, **kwargs)
 
-        __init__.__signature__ = _signature_without_self(initialize)  # type: ignore[attr-defined]
-        namespace["__init__"] = __init__
+        init.__signature__ = _signature_without_self(initialize)  # type: ignore[attr-defined]
+        namespace["__init__"] = init
     classname = "CallbackSet" + "".join(part.capitalize() for part in id.split("_"))
     cls = type(classname, (CallbackSet,), namespace)
     return TorchCallback(cls, id=id, label=label or id.replace("_", " ").capitalize())

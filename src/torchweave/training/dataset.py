@@ -36,10 +36,10 @@ def target_tensor(task: Task) -> torch.Tensor:
         if truth.isna().any():
             raise TaskError(f"Task '{task.id}' has missing target values; they cannot be learned.")
         if len(task.class_names) == 2:
-            values = (truth == task.positive).to_numpy(dtype=np.float32)
+            values = np.array(truth == task.positive, dtype=np.float32)
             return torch.from_numpy(values).unsqueeze(1)
-        return torch.from_numpy(truth.cat.codes.to_numpy(dtype=np.int64))
-    return torch.from_numpy(truth.to_numpy(dtype=np.float32)).unsqueeze(1)
+        return torch.from_numpy(np.array(truth.cat.codes, dtype=np.int64))
+    return torch.from_numpy(np.array(truth, dtype=np.float32)).unsqueeze(1)
 
 
 class TaskDataset(torch.utils.data.Dataset[Batch]):
@@ -63,9 +63,16 @@ class TaskDataset(torch.utils.data.Dataset[Batch]):
         self.task_id = task.id
         self.tokens = dict(ingress_tokens)
         # One frame per token, fetched once; batches take rows of it (no task access).
-        self.frames = {
-            name: task.data(cols=token.feature_names(task)) for name, token in self.tokens.items()
-        }
+        # Cacheable tokens (row-wise batchgetters) convert all rows once instead, so a
+        # batch is a tensor index: no pandas work inside the training loop.
+        self.frames: dict[str, Any] = {}
+        self.cached: dict[str, torch.Tensor] = {}
+        for name, token in self.tokens.items():
+            frame = task.data(cols=token.feature_names(task))
+            if token.cacheable:
+                self.cached[name] = token(frame)
+            else:
+                self.frames[name] = frame
         self.y = target_tensor(task) if target else None
         self.n = task.nrow
 
@@ -75,10 +82,16 @@ class TaskDataset(torch.utils.data.Dataset[Batch]):
     def __getitems__(self, indices: Sequence[int]) -> Batch:
         """One whole batch for the given positions (used by torch's DataLoader)."""
         idx = np.asarray(indices, dtype=np.int64)
-        x = {name: self.tokens[name](frame.iloc[idx]) for name, frame in self.frames.items()}
-        batch: Batch = {"x": x, "index": torch.from_numpy(idx)}
+        index = torch.from_numpy(idx)
+        x = {}
+        for name in self.tokens:
+            if name in self.cached:
+                x[name] = self.cached[name][index]
+            else:
+                x[name] = self.tokens[name](self.frames[name].iloc[idx])
+        batch: Batch = {"x": x, "index": index}
         if self.y is not None:
-            batch["y"] = self.y[torch.from_numpy(idx)]
+            batch["y"] = self.y[index]
         return batch
 
     def __getitem__(self, index: int) -> Batch:
@@ -138,15 +151,23 @@ class SliceLoader:
         Draw a new permutation (from torch's RNG) every epoch.
     drop_last : bool
         Drop a last incomplete batch.
+    generator : torch.Generator, optional
+        Source of the permutations (default: torch's global RNG).
     """
 
     def __init__(
-        self, dataset: TensorDataset, batch_size: int, shuffle: bool, drop_last: bool
+        self,
+        dataset: TensorDataset,
+        batch_size: int,
+        shuffle: bool,
+        drop_last: bool,
+        generator: torch.Generator | None = None,
     ) -> None:
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.drop_last = drop_last
+        self.generator = generator
 
     def __len__(self) -> int:
         n = self.dataset.n
@@ -156,7 +177,16 @@ class SliceLoader:
         data, n, bs = self.dataset, self.dataset.n, self.batch_size
         x, y = data.x, data.y
         device = next(iter(x.values())).device
-        order = torch.randperm(n).to(device) if self.shuffle else None
+        order = None
+        if self.generator is not None:
+            # Draw what torch's DataLoader draws per epoch (its worker base seed), so that
+            # preloaded and lazily loaded data see the same permutations under one seed.
+            torch.empty((), dtype=torch.int64).random_(generator=self.generator)
+        if self.shuffle:
+            order = torch.randperm(n, generator=self.generator).to(device)
+            if self.generator is not None:
+                # torch's RandomSampler draws a second (empty-sliced) permutation per epoch.
+                torch.randperm(n, generator=self.generator)
         for b in range(len(self)):
             if order is None:
                 idx = torch.arange(b * bs, min(n, (b + 1) * bs), device=device)

@@ -161,7 +161,7 @@ class TorchModel:
         state = dict(self.__dict__)
         buffer = io.BytesIO()
         if self.jitted:
-            torch.jit.save(self.network, buffer)  # type: ignore[no-untyped-call]
+            torch.jit.save(self.network, buffer)
         else:
             torch.save(self.network, buffer)
         state["network"] = buffer.getvalue()
@@ -172,7 +172,7 @@ class TorchModel:
     def __setstate__(self, state: dict[str, Any]) -> None:
         buffer = io.BytesIO(state["network"])
         if state.get("jitted"):
-            state["network"] = torch.jit.load(buffer, map_location="cpu")  # type: ignore[no-untyped-call]
+            state["network"] = torch.jit.load(buffer, map_location="cpu")
         else:
             state["network"] = torch.load(buffer, map_location="cpu", weights_only=False)
         self.__dict__.update(state)
@@ -194,7 +194,11 @@ def _to_cpu(obj: Any) -> Any:
     if isinstance(obj, torch.Tensor):
         return obj.cpu()
     if isinstance(obj, dict):
-        return {k: _to_cpu(v) for k, v in obj.items()}
+        # A shallow copy keeps the mapping's type (state dicts are OrderedDicts with _metadata).
+        out = copy.copy(obj)
+        for k, v in obj.items():
+            out[k] = _to_cpu(v)
+        return out
     if isinstance(obj, list | tuple):
         return type(obj)(_to_cpu(v) for v in obj)
     return obj
@@ -406,6 +410,9 @@ class LearnerTorch(Learner):
             )
         shuffle = bool(pv.get("shuffle", False)) and train and sampler is None
         drop_last = bool(pv.get("drop_last", False)) and train
+        # One generator per loader, seeded from torch's RNG: the permutations are
+        # reproducible under the learner's seed and consume no global randomness later.
+        generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, ()).item()))
         plain = not any(
             pv.get(k)
             for k in ("num_workers", "collate_fn", "pin_memory", "worker_init_fn", "timeout")
@@ -416,7 +423,13 @@ class LearnerTorch(Learner):
             and sampler is None
             and batch_sampler is None
         ):
-            return SliceLoader(dataset, int(batch_size), shuffle=shuffle, drop_last=drop_last)
+            return SliceLoader(
+                dataset,
+                int(batch_size or 1),
+                shuffle=shuffle,
+                drop_last=drop_last,
+                generator=generator,
+            )
         kwargs: dict[str, Any] = {
             "collate_fn": pv.get("collate_fn") or identity_collate,
             "num_workers": pv.get("num_workers", 0),
@@ -434,7 +447,12 @@ class LearnerTorch(Learner):
         if sampler is not None:
             kwargs["sampler"] = sampler(dataset)
         return torch.utils.data.DataLoader(
-            dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, **kwargs
+            dataset,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            drop_last=drop_last,
+            generator=generator,
+            **kwargs,
         )
 
     def _prepare_data(
@@ -539,7 +557,7 @@ class LearnerTorch(Learner):
         inputs = tuple(v.to(device) for v in example["x"].values())
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return torch.jit.trace(network, inputs, check_trace=False)  # type: ignore[no-any-return]
+            return torch.jit.trace(network, inputs, check_trace=False)
 
     def _train_loop(
         self, ctx: ContextTorch, callbacks: dict[str, CallbackSet], jitted: bool
@@ -702,19 +720,20 @@ class LearnerTorch(Learner):
         device = resolve_device(pv["device"])
         with torch_settings(model.seed, pv["num_threads"], pv.get("num_interop_threads"), device):
             network = model.network.to(device)
+            was_training = network.training  # predict leaves the model's mode as it was
             network.eval()
             dataset = self._dataset(task, pv, target=False)
             loader = self._dataloader(dataset, pv, train=False)
             outputs = []
-            with torch.no_grad():
-                for batch in loader:
-                    x = {k: v.to(device) for k, v in batch["x"].items()}
-                    out = network(*x.values()) if len(x) == 1 else network(**x)
-                    outputs.append(out[0] if isinstance(out, tuple | list) else out)
-        if not outputs:
-            output = torch.empty((0, 1))
-        else:
-            output = torch.cat(outputs)
+            try:
+                with torch.no_grad():
+                    for batch in loader:
+                        x = {k: v.to(device) for k, v in batch["x"].items()}
+                        out = network(*x.values()) if len(x) == 1 else network(**x)
+                        outputs.append(out[0] if isinstance(out, tuple | list) else out)
+            finally:
+                network.train(was_training)
+        output = torch.cat(outputs) if outputs else torch.empty((0, 1))
         return encode_prediction(output, task, with_prob=self.predict_type == "prob")
 
     # --- results ------------------------------------------------------------------------------

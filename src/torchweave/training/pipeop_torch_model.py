@@ -42,7 +42,8 @@ class PipeOpTorchModel(PipeOp):
     >>> import torchweave as tw
     >>> graph = (
     ...     tw.po("torch_ingress_num") >> tw.nn("head")
-    ...     >> tw.po("torch_loss", loss="cross_entropy") >> tw.po("torch_optimizer", optimizer="adam")
+    ...     >> tw.po("torch_loss", loss="cross_entropy")
+    ...     >> tw.po("torch_optimizer", optimizer="adam")
     ...     >> tw.po("torch_model_classif", epochs=1, batch_size=50)
     ... )
     >>> learner = tw.as_learner(graph).train(tw.tsk("iris"))
