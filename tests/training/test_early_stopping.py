@@ -70,9 +70,7 @@ def test_nothing_can_improve_with_min_delta_above_the_range():
 
 def test_a_score_that_never_changes_stops_after_patience_plus_one_epochs():
     learner = train(
-        iris_learner(
-            epochs=10, patience=2, measures_valid=tw.msr("classif.ce"), **{"opt.lr": 0.0}
-        )
+        iris_learner(epochs=10, patience=2, measures_valid=tw.msr("classif.ce"), **{"opt.lr": 0.0})
     )
     assert learner.model.epochs == 3
     state = learner.model.callbacks["early_stopping"]
@@ -155,7 +153,11 @@ def test_an_equal_score_is_no_improvement(eval_freq, trained):
 def test_tuned_values_equal_the_state_of_the_early_stopping_callback():
     learner = train(
         iris_learner(
-            epochs=6, eval_freq=2, patience=3, measures_valid=tw.msr("classif.ce"), **{"opt.lr": 0.05}
+            epochs=6,
+            eval_freq=2,
+            patience=3,
+            measures_valid=tw.msr("classif.ce"),
+            **{"opt.lr": 0.05},
         )
     )
     state = learner.model.callbacks["early_stopping"]
@@ -243,7 +245,11 @@ def test_early_stopping_runs_at_weight_1000_among_the_callbacks():
     late_script.id = "late_script"
     learner = train(
         iris_learner(
-            callbacks=[tw.TorchCallback(CallbackSetLate, id="late", weight=1001), late_script, early],
+            callbacks=[
+                tw.TorchCallback(CallbackSetLate, id="late", weight=1001),
+                late_script,
+                early,
+            ],
             epochs=10,
             patience=2,
             measures_valid=tw.msr("classif.ce"),
@@ -259,7 +265,9 @@ def test_early_stopping_runs_at_weight_1000_among_the_callbacks():
 
 def test_the_early_stopping_id_is_reserved():
     cb = tw.torch_callback("early_stopping", on_begin=lambda self: None)
-    with pytest.raises(InvalidParameterError, match=r"'early_stopping' is reserved: set 'patience'"):
+    with pytest.raises(
+        InvalidParameterError, match=r"'early_stopping' is reserved: set 'patience'"
+    ):
         iris_learner(callbacks=[cb])
 
 
@@ -303,9 +311,7 @@ def test_restore_best_weights_gives_the_network_of_the_best_epoch():
     assert last.internal_tuned_values == {"epochs": 2}
     # predictions come from the restored network
     task = tw.tsk("iris")
-    assert (
-        restored.predict(task).response.tolist() == best_only.predict(task).response.tolist()
-    )
+    assert restored.predict(task).response.tolist() == best_only.predict(task).response.tolist()
 
 
 # --- configuration errors -------------------------------------------------------------------
@@ -326,12 +332,6 @@ class MeasureUndirected(MeasureClassifCE):
     minimize = None  # type: ignore[assignment]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LearnerTorch._check_configuration does not reject a first validation measure "
-    "whose minimize is not a bool (inventory §2.7 item 7 / §11.11); early stopping then "
-    "silently maximizes it.",
-)
 def test_early_stopping_needs_a_measure_with_a_direction():
     learner = iris_learner(epochs=3, patience=2, measures_valid=[MeasureUndirected()])
     with pytest.raises(InvalidParameterError, match=r"minimize"):

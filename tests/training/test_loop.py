@@ -21,7 +21,9 @@ def iris_learner(network=None, callbacks=(), **params):
         task_type="classif",
         callbacks=callbacks,
     )
-    return learner.configure(**{"epochs": 2, "batch_size": 50, "device": "cpu", "seed": 1, **params})
+    return learner.configure(
+        **{"epochs": 2, "batch_size": 50, "device": "cpu", "seed": 1, **params}
+    )
 
 
 def iris_with_valid():
@@ -280,7 +282,9 @@ def test_train_scores_are_computed_from_the_training_mode_outputs():
             prob = torch.softmax(y_hat, dim=1).numpy().astype(np.float64)
             ce = float(np.mean(prob.argmax(axis=1) != codes))
             logloss = float(-np.mean(np.log(prob[np.arange(len(codes)), codes])))
-            checks.append((self.ctx.last_scores_train, {"classif.ce": ce, "classif.logloss": logloss}))
+            checks.append(
+                (self.ctx.last_scores_train, {"classif.ce": ce, "classif.logloss": logloss})
+            )
 
     network = nn.Sequential(nn.Dropout(0.5), nn.Linear(4, 3))
     learner = iris_learner(
@@ -314,7 +318,10 @@ def test_dropout_makes_train_scores_differ_from_eval_mode_predictions():
     train_score = learner.model.callbacks["history"]["train.classif.logloss"].iloc[0]
     eval_score = learner.predict(task).score("classif.logloss")["classif.logloss"]
     with torch.no_grad():
-        probs = torch.softmax(network.eval()(torch.tensor(task.data(cols=FEATURES).to_numpy(), dtype=torch.float32)), 1)
+        probs = torch.softmax(
+            network.eval()(torch.tensor(task.data(cols=FEATURES).to_numpy(), dtype=torch.float32)),
+            1,
+        )
     codes = torch.from_numpy(task.truth().cat.codes.to_numpy().astype(np.int64))
     expected_eval = float(-torch.log(probs[torch.arange(150), codes]).mean())
     assert eval_score == pytest.approx(expected_eval, rel=1e-5)
@@ -385,7 +392,9 @@ def test_nan_loss_raises_naming_epoch_and_batch():
             exits.append(self.ctx.epoch)
 
     learner = iris_learner(network=Exploding(), callbacks=[spy(CallbackSetExit)])
-    with pytest.raises(NonFiniteLossError, match=r"the training loss became nan in epoch 1, batch 1\.") as info:
+    with pytest.raises(
+        NonFiniteLossError, match=r"the training loss became nan in epoch 1, batch 1\."
+    ) as info:
         learner.train(tw.tsk("iris"))
     assert "classif.torch_model" in str(info.value)
     assert isinstance(info.value, FloatingPointError)
@@ -403,6 +412,8 @@ def test_exploding_regression_raises_and_leaves_no_model():
         >> tw.po("torch_optimizer", optimizer="sgd", lr=1e10)
         >> tw.po("torch_model_regr", epochs=3, batch_size=8, device="cpu", seed=1)
     )
-    with pytest.raises(NonFiniteLossError, match=r"in epoch 1, batch \d+\. Lower the learning rate"):
+    with pytest.raises(
+        NonFiniteLossError, match=r"in epoch 1, batch \d+\. Lower the learning rate"
+    ):
         learner.train(tw.tsk("mtcars"))
     assert learner.model is None

@@ -120,9 +120,9 @@ def encode_prediction(output: torch.Tensor, task: Task, with_prob: bool) -> dict
             prob = np.stack([p_pos, 1 - p_pos] if pos_first else [1 - p_pos, p_pos], axis=1)
         else:
             prob = torch.softmax(out, dim=1).numpy().astype(np.float64)
-        response = pd.Categorical.from_codes(
-            np.argmax(prob, axis=1), dtype=pd.CategoricalDtype(classes)
-        )
+        codes = np.argmax(prob, axis=1)
+        codes[~np.isfinite(prob).all(axis=1)] = -1  # a NaN output has no class
+        response = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(classes))
         return {"response": response, "prob": prob if with_prob else None}
     return {"response": out.reshape(-1).numpy().astype(np.float64)}
 
@@ -487,6 +487,12 @@ class LearnerTorch(Learner):
         if pv.get("patience", 0) > 0 and not measures_valid:
             raise InvalidParameterError(
                 f"Learner '{self.id}' has a non 0 patience parameter but no measures_valid set."
+            )
+        if pv.get("patience", 0) > 0 and not isinstance(measures_valid[0].minimize, bool):
+            raise InvalidParameterError(
+                f"Learner '{self.id}' uses the validation measure '{measures_valid[0].id}' for "
+                f"early stopping, but its minimize is {measures_valid[0].minimize!r}; early "
+                "stopping needs True or False."
             )
         return measures_train, measures_valid
 
