@@ -9,7 +9,8 @@ architecture, and all but the graph learner start from the same initial weights.
 Competitors
 -----------
 ``slicing``       (a) hand-written loop over pre-built tensors: each epoch permutes X and
-                  y once and slices ``X[i:i + bs]`` (the limit).
+                  y once (``index_select``, 4-5x faster than ``X[perm]``) and slices
+                  ``X[i:i + bs]`` (the limit).
 ``dataloader``    (b) the same loop over ``DataLoader(TensorDataset(X, y), shuffle=True)``
                   (the paper's PyTorch baseline).
 ``skorch``        (c) ``skorch.NeuralNetRegressor`` with its default callbacks and
@@ -217,7 +218,10 @@ def _torch_optimizer(name: str, params: Any, lr: float) -> Any:
 
 
 def fit_slicing(s: Setting, d: Data, epochs: int) -> Any:
-    """(a) Permute the pre-built tensors once per epoch, then slice them."""
+    """(a) Permute the pre-built tensors once per epoch, then slice them.
+
+    ``index_select`` rather than ``X[perm]``: advanced indexing is 4-5x slower on CPU.
+    """
     import torch
 
     torch.set_num_threads(1)
@@ -230,7 +234,7 @@ def fit_slicing(s: Setting, d: Data, epochs: int) -> Any:
     n, bs = X.shape[0], s.batch_size
     for _ in range(epochs):
         perm = torch.randperm(n)
-        Xp, yp = X[perm], y[perm]
+        Xp, yp = X.index_select(0, perm), y.index_select(0, perm)
         for i in range(0, n, bs):
             opt.zero_grad()
             loss = loss_fn(net(Xp[i : i + bs]), yp[i : i + bs])

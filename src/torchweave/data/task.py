@@ -532,13 +532,22 @@ class Task(abc.ABC):
 
     @staticmethod
     def _conform_feature(col: pd.Series, dtype: Any, name: str) -> pd.Series:
+        if isinstance(dtype, pd.CategoricalDtype):
+            # pandas calls unordered categoricals with the same categories in another
+            # order equal; their codes differ, so compare the order explicitly.
+            if (
+                isinstance(col.dtype, pd.CategoricalDtype)
+                and list(col.dtype.categories) == list(dtype.categories)
+                and col.dtype.ordered == dtype.ordered
+            ):
+                return col
+            extra = [v for v in pd.unique(col.dropna()) if v not in dtype.categories]
+            cats = list(dtype.categories) + extra
+            if isinstance(col.dtype, pd.CategoricalDtype):
+                return col.cat.set_categories(cats, ordered=dtype.ordered)
+            return col.astype(pd.CategoricalDtype(cats, ordered=dtype.ordered))
         if col.dtype == dtype:
             return col
-        if isinstance(dtype, pd.CategoricalDtype):
-            extra = [v for v in pd.unique(col.dropna()) if v not in dtype.categories]
-            return col.astype(
-                pd.CategoricalDtype(list(dtype.categories) + extra, ordered=dtype.ordered)
-            )
         if ptypes.is_float_dtype(dtype) and ptypes.is_numeric_dtype(col.dtype):
             return col.astype(dtype)
         if feature_type_of(col.dtype) == feature_type_of(dtype):

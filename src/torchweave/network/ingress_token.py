@@ -75,12 +75,12 @@ class TorchIngressToken:
 
     def feature_names(self, task: Task) -> list[str]:
         """The features this token selects from ``task``."""
-        selector = (
-            self.features
-            if isinstance(self.features, Selector)
-            else selector_name(self.features, assert_present=True)
-        )
-        names = selector(task)
+        if isinstance(self.features, Selector):
+            names = self.features(task)
+        else:
+            # A written list keeps its order (the network's columns follow it).
+            selector_name(self.features, assert_present=True)(task)
+            names = list(self.features)
         if not names:
             raise TaskError(f"An ingress token selects no features of task '{task.id}'.")
         return names

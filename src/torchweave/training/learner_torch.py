@@ -161,7 +161,9 @@ class TorchModel:
         state = dict(self.__dict__)
         buffer = io.BytesIO()
         if self.jitted:
-            torch.jit.save(self.network, buffer)
+            with warnings.catch_warnings():  # torch deprecates TorchScript; jit_trace uses it
+                warnings.simplefilter("ignore", DeprecationWarning)
+                torch.jit.save(self.network, buffer)
         else:
             torch.save(self.network, buffer)
         state["network"] = buffer.getvalue()
@@ -172,7 +174,9 @@ class TorchModel:
     def __setstate__(self, state: dict[str, Any]) -> None:
         buffer = io.BytesIO(state["network"])
         if state.get("jitted"):
-            state["network"] = torch.jit.load(buffer, map_location="cpu")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                state["network"] = torch.jit.load(buffer, map_location="cpu")
         else:
             state["network"] = torch.load(buffer, map_location="cpu", weights_only=False)
         self.__dict__.update(state)
