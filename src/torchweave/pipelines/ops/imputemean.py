@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from torchweave.data.feature_types import feature_type_of
-from torchweave.data.task import Task
-from torchweave.pipelines.ops.imputemode import fill_missing
-from torchweave.pipelines.preproc import PipeOpTaskPreproc
+from torchweave.pipelines.impute import PipeOpImputeStatistic
 from torchweave.registry import pipeops
 
 __all__ = ["PipeOpImputeMean"]
 
 
-class PipeOpImputeMean(PipeOpTaskPreproc):
+class PipeOpImputeMean(PipeOpImputeStatistic):
     """Imputes missing values of numeric and integer features by their mean in training.
 
     Column dtypes are kept: a float column stays float; for an integer column (such as a
@@ -46,23 +42,11 @@ class PipeOpImputeMean(PipeOpTaskPreproc):
     (43.922, 0)
     """
 
-    feature_types = ("numeric", "integer")
-
     def __init__(self, id: str = "imputemean", param_vals: dict[str, Any] | None = None) -> None:
-        super().__init__(id, param_vals=param_vals, tags=("data transform", "missings"))
+        super().__init__(id, param_vals=param_vals)
 
-    def _train_df(self, df: pd.DataFrame, task: Task) -> pd.DataFrame:
-        values: dict[str, Any] = {}
-        for col, column in df.items():
-            mean = column.mean()
-            mean = 0.0 if pd.isna(mean) else float(mean)
-            integer = feature_type_of(column.dtype) == "integer"
-            values[str(col)] = int(np.round(mean)) if integer else mean
-        self.state["values"] = values
-        return self._predict_df(df, task)
-
-    def _predict_df(self, df: pd.DataFrame, task: Task) -> pd.DataFrame:
-        return fill_missing(df, self.state["values"])
+    def _statistic(self, column: pd.Series) -> Any:
+        return column.mean()
 
 
 pipeops.register("imputemean", PipeOpImputeMean)

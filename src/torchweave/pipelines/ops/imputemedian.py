@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from torchweave.data.feature_types import feature_type_of
-from torchweave.data.task import Task
-from torchweave.pipelines.ops.imputemode import fill_missing
-from torchweave.pipelines.preproc import PipeOpTaskPreproc
+from torchweave.pipelines.impute import PipeOpImputeStatistic
 from torchweave.registry import pipeops
 
 __all__ = ["PipeOpImputeMedian"]
 
 
-class PipeOpImputeMedian(PipeOpTaskPreproc):
+class PipeOpImputeMedian(PipeOpImputeStatistic):
     """Imputes missing values of numeric and integer features by their median in training.
 
     Column dtypes are kept: a float column stays float; for an integer column (such as a
@@ -46,23 +42,11 @@ class PipeOpImputeMedian(PipeOpTaskPreproc):
     (44.45, 0)
     """
 
-    feature_types = ("numeric", "integer")
-
     def __init__(self, id: str = "imputemedian", param_vals: dict[str, Any] | None = None) -> None:
-        super().__init__(id, param_vals=param_vals, tags=("data transform", "missings"))
+        super().__init__(id, param_vals=param_vals)
 
-    def _train_df(self, df: pd.DataFrame, task: Task) -> pd.DataFrame:
-        values: dict[str, Any] = {}
-        for col, column in df.items():
-            median = column.median()
-            median = 0.0 if pd.isna(median) else float(median)
-            integer = feature_type_of(column.dtype) == "integer"
-            values[str(col)] = int(np.round(median)) if integer else median
-        self.state["values"] = values
-        return self._predict_df(df, task)
-
-    def _predict_df(self, df: pd.DataFrame, task: Task) -> pd.DataFrame:
-        return fill_missing(df, self.state["values"])
+    def _statistic(self, column: pd.Series) -> Any:
+        return column.median()
 
 
 pipeops.register("imputemedian", PipeOpImputeMedian)

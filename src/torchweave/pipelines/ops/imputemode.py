@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -10,7 +9,7 @@ import pandas as pd
 
 from torchweave.data.feature_types import feature_type_of
 from torchweave.data.task import Task
-from torchweave.pipelines.preproc import PipeOpTaskPreproc
+from torchweave.pipelines.impute import PipeOpImpute
 from torchweave.registry import pipeops
 
 __all__ = ["PipeOpImputeMode"]
@@ -18,24 +17,6 @@ __all__ = ["PipeOpImputeMode"]
 # What a feature that is entirely missing in training is imputed with (mlr3's null model,
 # made deterministic: mlr3 samples factor levels and logicals at random).
 _NULL_VALUES: dict[str, Any] = {"numeric": 0.0, "integer": 0, "logical": False, "character": ""}
-
-
-def fill_missing(df: pd.DataFrame, values: Mapping[str, Any]) -> pd.DataFrame:
-    """Fill each column's missing values with its value from ``values`` (a new frame).
-
-    A value that is not yet a category of a factor column is added as a category, whether
-    or not the column has missing values, so train and predict output have the same
-    categories (as mlr3's imputers). A value of ``None`` leaves the column as it is.
-    """
-    out = df.copy()
-    for col, value in values.items():
-        column = out[col]
-        if value is None:
-            continue
-        if isinstance(column.dtype, pd.CategoricalDtype) and value not in column.cat.categories:
-            column = column.cat.add_categories([value])
-        out[col] = column.fillna(value) if column.isna().any() else column
-    return out
 
 
 def _mode(column: pd.Series) -> Any:
@@ -59,7 +40,7 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-class PipeOpImputeMode(PipeOpTaskPreproc):
+class PipeOpImputeMode(PipeOpImpute):
     """Imputes missing values by each feature's mode (most frequent value) in training.
 
     Ties go to the first level in category order (factors) or to the smallest value
@@ -96,14 +77,11 @@ class PipeOpImputeMode(PipeOpTaskPreproc):
     feature_types = ("factor", "ordered", "logical", "integer", "numeric", "character")
 
     def __init__(self, id: str = "imputemode", param_vals: dict[str, Any] | None = None) -> None:
-        super().__init__(id, param_vals=param_vals, tags=("data transform", "missings"))
+        super().__init__(id, param_vals=param_vals)
 
     def _train_df(self, df: pd.DataFrame, task: Task) -> pd.DataFrame:
         self.state["values"] = {col: _plain(_mode(column)) for col, column in df.items()}
         return self._predict_df(df, task)
-
-    def _predict_df(self, df: pd.DataFrame, task: Task) -> pd.DataFrame:
-        return fill_missing(df, self.state["values"])
 
 
 pipeops.register("imputemode", PipeOpImputeMode)

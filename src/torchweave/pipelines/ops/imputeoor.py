@@ -11,7 +11,7 @@ from torchweave.data.feature_types import feature_type_of
 from torchweave.data.task import Task
 from torchweave.params.param import p_dbl, p_lgl
 from torchweave.params.param_set import ParamSet
-from torchweave.pipelines.ops.imputemode import fill_missing
+from torchweave.pipelines.impute import fill_missing
 from torchweave.pipelines.preproc import PipeOpTaskPreproc
 from torchweave.registry import pipeops
 
