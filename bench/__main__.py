@@ -18,7 +18,7 @@ def available() -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    names = argv or available()
+    names = [a for a in argv if not a.startswith("-")] or available()
     unknown = [n for n in names if n not in available()]
     if unknown:
         print(f"Unknown benchmark(s) {unknown}; available: {available()}", file=sys.stderr)

@@ -46,10 +46,11 @@ Measures
 Knobs
 -----
 ``REPEATS``, the settings (their ``epochs`` pair is (E1, E2)), ``MEMORY_SETTING``,
-``PREDICT_SETTING``, ``PREDICT_REPEATS`` and ``CALLS_SETTING`` below. The full run takes
-about 8-10 minutes on a 2-core machine. ``python -m bench.training --quick`` (or the
-environment variable ``TORCHWEAVE_BENCH_QUICK=1``) runs a smoke version in about a
-minute: one repeat, two paper settings and the large setting with 10,000 rows.
+``PREDICT_SETTING``, ``PREDICT_REPEATS`` and ``CALLS_SETTING`` below; ``--repeats=N`` on
+the command line overrides both repeat counts. The full run takes about 8-9 minutes on
+a 2-core machine. ``python -m bench.training --quick`` (or the environment variable
+``TORCHWEAVE_BENCH_QUICK=1``) runs a smoke version in about a minute: one repeat, two
+paper settings and the large setting with 10,000 rows.
 """
 
 from __future__ import annotations
@@ -62,7 +63,6 @@ import json
 import math
 import os
 import pstats
-import resource
 import statistics
 import subprocess
 import sys
@@ -163,7 +163,9 @@ class Data:
         import numpy as np
         import torch
 
-        return torch.from_numpy(self.df[self.feature_names].to_numpy(dtype=np.float32, copy=True))
+        # C order, as torch.tensor(df.to_numpy()) gives; pandas alone hands back F order.
+        X = np.array(self.df[self.feature_names].to_numpy(dtype=np.float32), order="C")
+        return torch.from_numpy(X)
 
     @cached_property
     def y(self) -> Any:
@@ -524,11 +526,13 @@ def memory_child(key: str, setting: dict[str, Any], with_torchweave: bool) -> No
     d = Data(s)
     _ = d.template
     gc.collect()
-    before = _proc_status_kib("VmRSS")
+    before = _proc_status_kib("VmRSS") or 0  # 0 without /proc: "increase" is the peak
     reset = _reset_peak_rss()
     c.fit(s, d, 1)
     peak = _proc_status_kib("VmHWM") if reset else None
     if peak is None:  # no /proc: the lifetime peak (KiB on Linux)
+        import resource
+
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"before_kib": before, "peak_kib": peak, "reset": reset}))
 
@@ -567,7 +571,11 @@ def _verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
-def report_epochs(competitors: list[Competitor], medians: dict[str, dict[str, float]]) -> None:
+def report_epochs(
+    competitors: list[Competitor],
+    medians: dict[str, dict[str, float]],
+    spreads: dict[str, float],
+) -> None:
     others = competitors[1:]
     rows = [
         [name, f"{1000 * m['slicing']:.1f}", *[f"{m[c.key] / m['slicing']:.2f}x" for c in others]]
@@ -575,9 +583,13 @@ def report_epochs(competitors: list[Competitor], medians: dict[str, dict[str, fl
     ]
     print("\n### Seconds per epoch: ratio to (a) (tds = `tensor_dataset=True`)\n")
     print(_markdown(["setting", "(a) ms/epoch", *[c.label for c in others]], rows))
-    rows = [[name, *[f"{1000 * m[c.key]:.1f}" for c in competitors]] for name, m in medians.items()]
+    rows = [
+        [name, *[f"{1000 * m[c.key]:.1f}" for c in competitors], f"{100 * spreads[name]:.0f}%"]
+        for name, m in medians.items()
+    ]
     print("\n### Milliseconds per epoch (medians)\n")
-    print(_markdown(["setting", *[c.label for c in competitors]], rows))
+    print(_markdown(["setting", *[c.label for c in competitors], "spread"], rows))
+    print("(spread: the largest (max - min) / median over the repeats of one competitor)")
     keys = {c.key for c in competitors}
     lines = []
     for key in TDS_KEYS:
@@ -627,6 +639,7 @@ def report_memory(competitors: list[Competitor], mem: dict[str, dict], s: Settin
         rows.append(
             [
                 c.label,
+                f"{m['before_kib'] / 1024:.0f}",
                 f"{m['peak_kib'] / 1024:.0f}",
                 f"{m['peak_kib'] / base['peak_kib']:.2f}x",
                 f"{increase / 1024:.0f}",
@@ -634,7 +647,8 @@ def report_memory(competitors: list[Competitor], mem: dict[str, dict], s: Settin
             ]
         )
     print(f"\n### Peak RSS: converting the data and training 1 epoch ({s.name})\n")
-    header = ["competitor", "peak MiB", "ratio to (a)", "increase MiB", "ratio to (a)"]
+    print("(before: libraries imported and the DataFrame built; ratios are to (a))\n")
+    header = ["competitor", "before MiB", "peak MiB", "ratio", "increase MiB", "ratio"]
     print(_markdown(header, rows))
     if not base["reset"]:
         print("(the peak-RSS counter could not be reset: peaks are the whole process's)")
@@ -669,6 +683,7 @@ def main(argv: list[str] | None = None) -> None:
 
     args = sys.argv[1:] if argv is None else argv
     quick = "--quick" in args or os.environ.get("TORCHWEAVE_BENCH_QUICK", "") not in ("", "0")
+    repeats = [int(a.split("=", 1)[1]) for a in args if a.startswith("--repeats=")]
     config: dict[str, Any] = (
         _quick_settings()
         if quick
@@ -680,6 +695,8 @@ def main(argv: list[str] | None = None) -> None:
             "predict_repeats": PREDICT_REPEATS,
         }
     )
+    if repeats:
+        config["repeats"] = config["predict_repeats"] = repeats[-1]
     missing = torchweave_available()
     if missing is not None:
         print(f"torchweave competitors left out ({missing})")
@@ -694,12 +711,14 @@ def main(argv: list[str] | None = None) -> None:
         )
         warm_up(competitors)
         medians: dict[str, dict[str, float]] = {}
+        spreads: dict[str, float] = {}
         for s in config["settings"]:
             start = time.perf_counter()
             times = seconds_per_epoch(competitors, s, config["repeats"])
             medians[s.name] = {key: statistics.median(t) for key, t in times.items()}
+            spreads[s.name] = max((max(t) - min(t)) / statistics.median(t) for t in times.values())
             print(f"  {s.name}: {time.perf_counter() - start:.1f} s", flush=True)
-        report_epochs(competitors, medians)
+        report_epochs(competitors, medians, spreads)
         report_calls(competitors, calls_per_batch(competitors, CALLS_SETTING), CALLS_SETTING)
         s = config["memory"]
         report_memory(competitors, peak_memory(competitors, s, missing is None), s)

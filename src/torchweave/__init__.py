@@ -165,6 +165,7 @@ _LAZY_MODULES: dict[str, list[str]] = {
         "as_torch_loss",
         "as_torch_optimizer",
         "encode_prediction",
+        "model_descriptor_to_learner",
         "paramset_torchlearner",
         "resolve_device",
         "t_clbk",

@@ -27,6 +27,7 @@ from torchweave.training.pipeop_torch_model import (
     PipeOpTorchModel,
     PipeOpTorchModelClassif,
     PipeOpTorchModelRegr,
+    model_descriptor_to_learner,
 )
 from torchweave.training.sugar import (
     as_torch_callback,
@@ -65,6 +66,7 @@ __all__ = [
     "as_torch_loss",
     "as_torch_optimizer",
     "encode_prediction",
+    "model_descriptor_to_learner",
     "paramset_torchlearner",
     "resolve_device",
     "t_clbk",

@@ -14,7 +14,54 @@ from torchweave.registry import pipeops
 from torchweave.training.learner_torch import UNSET
 from torchweave.training.learner_torch_model import LearnerTorchModel
 
-__all__ = ["PipeOpTorchModel", "PipeOpTorchModelClassif", "PipeOpTorchModelRegr"]
+__all__ = [
+    "PipeOpTorchModel",
+    "PipeOpTorchModelClassif",
+    "PipeOpTorchModelRegr",
+    "model_descriptor_to_learner",
+]
+
+
+def model_descriptor_to_learner(
+    md: ModelDescriptor, template: LearnerTorchModel | None = None
+) -> LearnerTorchModel:
+    """A LearnerTorchModel for a ModelDescriptor's network, loss, optimizer and callbacks.
+
+    The network is re-initialised under the learner's seed when it trains, so runs are
+    reproducible although the layers were built (randomly initialised) with the graph.
+
+    Parameters
+    ----------
+    md : ModelDescriptor
+        A descriptor with a loss and an optimizer (``po("torch_loss")``,
+        ``po("torch_optimizer")``).
+    template : LearnerTorchModel, optional
+        A learner whose parameters and settings to start from (cloned).
+
+    Raises
+    ------
+    InvalidParameterError
+        If the descriptor has no loss or no optimizer.
+    """
+    if md.loss is None:
+        raise InvalidParameterError('No loss configured in ModelDescriptor. Use po("torch_loss").')
+    if md.optimizer is None:
+        raise InvalidParameterError(
+            'No optimizer configured in ModelDescriptor. Use po("torch_optimizer").'
+        )
+    if template is None:
+        learner = LearnerTorchModel(task_type=md.task.task_type)
+    else:
+        cloned = template.clone()
+        assert isinstance(cloned, LearnerTorchModel)
+        learner = cloned
+    learner.network_template = model_descriptor_to_module(md)
+    learner.ingress_tokens = dict(md.ingress)
+    learner.reset_parameters = True
+    learner.loss = md.loss
+    learner.optimizer = md.optimizer
+    learner.callbacks = list(md.callbacks.values())
+    return learner
 
 
 class PipeOpTorchModel(PipeOp):
@@ -72,23 +119,7 @@ class PipeOpTorchModel(PipeOp):
 
     def _train(self, inputs: list[Any]) -> list[Any]:
         md: ModelDescriptor = inputs[0]
-        if md.loss is None:
-            raise InvalidParameterError(
-                'No loss configured in ModelDescriptor. Use po("torch_loss").'
-            )
-        if md.optimizer is None:
-            raise InvalidParameterError(
-                'No optimizer configured in ModelDescriptor. Use po("torch_optimizer").'
-            )
-        learner = self.learner.clone()
-        assert isinstance(learner, LearnerTorchModel)
-        learner._torch_ps = self.learner._torch_ps.clone()
-        learner.network_template = model_descriptor_to_module(md)
-        learner.ingress_tokens = dict(md.ingress)
-        learner.reset_parameters = True
-        learner.loss = md.loss
-        learner.optimizer = md.optimizer
-        learner.callbacks = list(md.callbacks.values())
+        learner = model_descriptor_to_learner(md, template=self.learner)
         learner.train(md.task)
         self.state = learner
         return [None]
