@@ -13,10 +13,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
-import sklearn.base
-from sklearn.linear_model import LinearRegression, LogisticRegression
-from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
-from sklearn.utils.validation import has_fit_parameter
 
 from torchweave import registry
 from torchweave.data.task import Task, TaskClassif
@@ -32,6 +28,13 @@ __all__ = ["LearnerSklearn"]
 SKLEARN_FEATURE_TYPES = ("numeric", "integer", "logical")
 
 
+def _skbase() -> Any:
+    """sklearn.base, imported on first use (keeps ``import torchweave`` light)."""
+    import sklearn.base
+
+    return sklearn.base
+
+
 def _allows_nan(estimator: Any) -> bool:
     try:
         from sklearn.utils import get_tags  # scikit-learn >= 1.6
@@ -41,14 +44,14 @@ def _allows_nan(estimator: Any) -> bool:
 
 
 def _task_type(estimator: Any) -> str:
-    if not isinstance(estimator, sklearn.base.BaseEstimator):
+    if not isinstance(estimator, _skbase().BaseEstimator):
         raise InvalidTypeError(
-            "LearnerSklearn needs a scikit-learn estimator (a sklearn.base.BaseEstimator). "
+            "LearnerSklearn needs a scikit-learn estimator (a _skbase().BaseEstimator). "
             f"Got {type(estimator).__name__} instead."
         )
-    if sklearn.base.is_classifier(estimator):
+    if _skbase().is_classifier(estimator):
         return "classif"
-    if sklearn.base.is_regressor(estimator):
+    if _skbase().is_regressor(estimator):
         return "regr"
     raise InvalidTypeError(
         f"LearnerSklearn needs a scikit-learn classifier or regressor. Got "
@@ -62,7 +65,7 @@ class LearnerSklearn(Learner):
 
     Parameters
     ----------
-    estimator : sklearn.base.BaseEstimator
+    estimator : _skbase().BaseEstimator
         A classifier or regressor, fitted or not. It is never modified: the learner
         keeps an unfitted clone and fits fresh clones of that.
     id : str, optional
@@ -78,7 +81,7 @@ class LearnerSklearn(Learner):
 
     Attributes
     ----------
-    estimator : sklearn.base.BaseEstimator
+    estimator : _skbase().BaseEstimator
         The unfitted prototype; each training fits a clone with the current
         parameter values.
 
@@ -109,7 +112,7 @@ class LearnerSklearn(Learner):
         properties: Iterable[str] | None = None,
     ) -> None:
         task_type = _task_type(estimator)
-        self.estimator = sklearn.base.clone(estimator)
+        self.estimator = _skbase().clone(estimator)
         name = type(estimator).__name__
         params = self.estimator.get_params(deep=False)
         param_set = ParamSet(
@@ -125,6 +128,8 @@ class LearnerSklearn(Learner):
         )
         if properties is None:
             detected = {"twoclass", "multiclass"} if task_type == "classif" else set()
+            from sklearn.utils.validation import has_fit_parameter
+
             if has_fit_parameter(self.estimator, "sample_weight"):
                 detected.add("weights")
             if _allows_nan(self.estimator):
@@ -146,8 +151,8 @@ class LearnerSklearn(Learner):
     def _train(self, task: Task) -> Any:
         # The second clone copies parameter values that are themselves estimators (such as
         # pipeline steps), so fitting never changes the objects held by the ParamSet.
-        configured = sklearn.base.clone(self.estimator).set_params(**self.param_set.values)
-        model = sklearn.base.clone(configured)
+        configured = _skbase().clone(self.estimator).set_params(**self.param_set.values)
+        model = _skbase().clone(configured)
         X = task.data(cols=task.feature_names)
         y = task.truth()
         # The classes as a plain array in the categories' dtype (object for strings, int64
@@ -176,8 +181,11 @@ class LearnerSklearn(Learner):
 
 
 def _accepts(x: Any) -> bool:
-    return isinstance(x, sklearn.base.BaseEstimator) and (
-        sklearn.base.is_classifier(x) or sklearn.base.is_regressor(x)
+    # Only objects from scikit-learn's world import it (their class exposes get_params).
+    if not (hasattr(x, "get_params") and hasattr(x, "fit")):
+        return False
+    return isinstance(x, _skbase().BaseEstimator) and (
+        _skbase().is_classifier(x) or _skbase().is_regressor(x)
     )
 
 
@@ -186,22 +194,31 @@ register_learner_converter(accepts=_accepts, convert=LearnerSklearn)
 
 def classif_log_reg() -> LearnerSklearn:
     """Logistic regression (scikit-learn's LogisticRegression, Newton solver like R's glm)."""
+    from sklearn.linear_model import LogisticRegression
+
     # Newton steps (as glm's IRLS) converge on unscaled features, where lbfgs warns.
+
     return LearnerSklearn(LogisticRegression(solver="newton-cholesky"), id="classif.log_reg")
 
 
 def regr_lm() -> LearnerSklearn:
     """Linear regression by least squares (scikit-learn's LinearRegression)."""
+    from sklearn.linear_model import LinearRegression
+
     return LearnerSklearn(LinearRegression(), id="regr.lm")
 
 
 def classif_rpart() -> LearnerSklearn:
     """Classification tree (scikit-learn's DecisionTreeClassifier)."""
+    from sklearn.tree import DecisionTreeClassifier
+
     return LearnerSklearn(DecisionTreeClassifier(), id="classif.rpart")
 
 
 def regr_rpart() -> LearnerSklearn:
     """Regression tree (scikit-learn's DecisionTreeRegressor)."""
+    from sklearn.tree import DecisionTreeRegressor
+
     return LearnerSklearn(DecisionTreeRegressor(), id="regr.rpart")
 
 

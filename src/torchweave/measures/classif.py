@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn import metrics
 
 from torchweave import registry
 from torchweave.data.prediction import PredictionClassif
@@ -38,6 +37,14 @@ __all__ = [
     "MeasureClassifPrecision",
     "MeasureClassifRecall",
 ]
+
+
+def _metrics() -> Any:
+    """sklearn.metrics, imported on first use (keeps ``import torchweave`` light)."""
+    import sklearn.metrics
+
+    return sklearn.metrics
+
 
 #: Rows of ``prob`` summing to 1 within this tolerance count as normalized. It is the
 #: tolerance of sklearn's ``roc_auc_score``; sklearn's log loss and Brier score warn at
@@ -91,7 +98,7 @@ class MeasureClassifAcc(Measure):
     label = "Classification Accuracy"
 
     def _score(self, prediction: Any) -> float:
-        return float(metrics.accuracy_score(_truth(prediction), _response(prediction)))
+        return float(_metrics().accuracy_score(_truth(prediction), _response(prediction)))
 
 
 class MeasureClassifCE(Measure):
@@ -107,7 +114,7 @@ class MeasureClassifCE(Measure):
     label = "Classification Error"
 
     def _score(self, prediction: Any) -> float:
-        return float(metrics.zero_one_loss(_truth(prediction), _response(prediction)))
+        return float(_metrics().zero_one_loss(_truth(prediction), _response(prediction)))
 
 
 class MeasureClassifBAcc(Measure):
@@ -128,7 +135,7 @@ class MeasureClassifBAcc(Measure):
     def _score(self, prediction: Any) -> float:
         truth = _truth(prediction)
         return float(
-            metrics.recall_score(
+            _metrics().recall_score(
                 truth,
                 _response(prediction),
                 labels=np.unique(truth),
@@ -157,7 +164,7 @@ class MeasureClassifLogloss(Measure):
         prob = _prob(prediction)
         with _tolerate_rounding(prob):
             return float(
-                metrics.log_loss(
+                _metrics().log_loss(
                     _truth(prediction), prob, labels=list(range(len(prediction.class_names)))
                 )
             )
@@ -182,7 +189,7 @@ class MeasureClassifMBrier(Measure):
         prob = _prob(prediction)
         with _tolerate_rounding(prob):
             return float(
-                metrics.brier_score_loss(
+                _metrics().brier_score_loss(
                     _truth(prediction),
                     prob,
                     labels=list(range(len(prediction.class_names))),
@@ -210,7 +217,7 @@ class MeasureClassifBBrier(Measure):
     def _score(self, prediction: Any) -> float:
         pos = _positive_index(prediction, self.id)
         is_pos = (_truth(prediction) == pos).astype(np.int64)
-        return float(metrics.brier_score_loss(is_pos, _prob(prediction)[:, pos], pos_label=1))
+        return float(_metrics().brier_score_loss(is_pos, _prob(prediction)[:, pos], pos_label=1))
 
 
 class MeasureClassifAUC(Measure):
@@ -258,9 +265,9 @@ class MeasureClassifAUC(Measure):
         truth, prob = _truth(prediction), _prob(prediction)
         if len(prediction.class_names) == 2:
             pos = _positive_index(prediction, self.id)
-            return float(metrics.roc_auc_score((truth == pos).astype(np.int64), prob[:, pos]))
+            return float(_metrics().roc_auc_score((truth == pos).astype(np.int64), prob[:, pos]))
         return float(
-            metrics.roc_auc_score(
+            _metrics().roc_auc_score(
                 truth,
                 prob,
                 multi_class="ovr",
@@ -324,7 +331,7 @@ class MeasureClassifF1(_AveragedMeasure):
 
     def _score(self, prediction: Any) -> float:
         return float(
-            metrics.f1_score(
+            _metrics().f1_score(
                 _truth(prediction), _response(prediction), **self._sklearn_kwargs(prediction)
             )
         )
@@ -349,7 +356,7 @@ class MeasureClassifPrecision(_AveragedMeasure):
 
     def _score(self, prediction: Any) -> float:
         return float(
-            metrics.precision_score(
+            _metrics().precision_score(
                 _truth(prediction), _response(prediction), **self._sklearn_kwargs(prediction)
             )
         )
@@ -374,7 +381,7 @@ class MeasureClassifRecall(_AveragedMeasure):
 
     def _score(self, prediction: Any) -> float:
         return float(
-            metrics.recall_score(
+            _metrics().recall_score(
                 _truth(prediction), _response(prediction), **self._sklearn_kwargs(prediction)
             )
         )

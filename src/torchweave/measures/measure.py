@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.exceptions import UndefinedMetricWarning
 
 from torchweave.errors import InvalidParameterError, InvalidTypeError, TaskError
 from torchweave.params import ParamSet
@@ -164,6 +163,8 @@ class Measure(abc.ABC):
         # An undefined score is NaN (mlr3's na_value); sklearn already returns NaN
         # there, so its warning would only repeat that.
         with warnings.catch_warnings():
+            from sklearn.exceptions import UndefinedMetricWarning
+
             warnings.simplefilter("ignore", UndefinedMetricWarning)
             return float(self._score(prediction))
 

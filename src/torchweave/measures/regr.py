@@ -6,7 +6,6 @@ import math
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn import metrics
 
 from torchweave import registry
 from torchweave.measures.measure import Measure
@@ -19,6 +18,13 @@ __all__ = [
     "MeasureRegrRMSE",
     "MeasureRegrRSQ",
 ]
+
+
+def _metrics() -> Any:
+    """sklearn.metrics, imported on first use (keeps ``import torchweave`` light)."""
+    import sklearn.metrics
+
+    return sklearn.metrics
 
 
 class MeasureRegrMSE(Measure):
@@ -34,7 +40,7 @@ class MeasureRegrMSE(Measure):
     label = "Mean Squared Error"
 
     def _score(self, prediction: Any) -> float:
-        return float(metrics.mean_squared_error(prediction.truth, prediction.response))
+        return float(_metrics().mean_squared_error(prediction.truth, prediction.response))
 
 
 class MeasureRegrRMSE(Measure):
@@ -50,7 +56,7 @@ class MeasureRegrRMSE(Measure):
     label = "Root Mean Squared Error"
 
     def _score(self, prediction: Any) -> float:
-        return float(metrics.root_mean_squared_error(prediction.truth, prediction.response))
+        return float(_metrics().root_mean_squared_error(prediction.truth, prediction.response))
 
 
 class MeasureRegrMAE(Measure):
@@ -66,7 +72,7 @@ class MeasureRegrMAE(Measure):
     label = "Mean Absolute Error"
 
     def _score(self, prediction: Any) -> float:
-        return float(metrics.mean_absolute_error(prediction.truth, prediction.response))
+        return float(_metrics().mean_absolute_error(prediction.truth, prediction.response))
 
 
 class MeasureRegrMedAE(Measure):
@@ -82,7 +88,7 @@ class MeasureRegrMedAE(Measure):
     label = "Median Absolute Error"
 
     def _score(self, prediction: Any) -> float:
-        return float(metrics.median_absolute_error(prediction.truth, prediction.response))
+        return float(_metrics().median_absolute_error(prediction.truth, prediction.response))
 
 
 class MeasureRegrRSQ(Measure):
@@ -100,7 +106,7 @@ class MeasureRegrRSQ(Measure):
     label = "R Squared"
 
     def _score(self, prediction: Any) -> float:
-        return float(metrics.r2_score(prediction.truth, prediction.response))
+        return float(_metrics().r2_score(prediction.truth, prediction.response))
 
 
 class MeasureRegrMAPE(Measure):
@@ -120,7 +126,9 @@ class MeasureRegrMAPE(Measure):
     def _score(self, prediction: Any) -> float:
         if np.any(np.asarray(prediction.truth) == 0):
             return math.nan
-        return float(metrics.mean_absolute_percentage_error(prediction.truth, prediction.response))
+        return float(
+            _metrics().mean_absolute_percentage_error(prediction.truth, prediction.response)
+        )
 
 
 registry.measures.register("regr.mse", MeasureRegrMSE)

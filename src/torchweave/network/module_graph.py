@@ -187,9 +187,34 @@ class ModuleGraph(nn.Module):
         missing = [p for p in self.output_pointers if p not in produced]
         if missing:
             raise GraphError(f"The module graph has no outputs {missing}.")
+        self._chain = self._as_chain()
+
+    def _as_chain(self) -> list[str | None] | None:
+        """The layer keys when the graph is a plain chain (one input, one output each).
+
+        A chain runs as ``x = layer(x)`` per layer, without the bookkeeping of the
+        general plan; most networks are chains.
+        """
+        if len(self.input_names) != 1 or len(self.output_pointers) != 1:
+            return None
+        previous: tuple[str, Any] = ("in", 0)
+        for step in self._steps:
+            if len(step.args) != 1 or len(step.outs) != 1 or step.args[0] != previous:
+                return None
+            previous = ("val", (step.op_id, step.outs[0]))
+        if previous != ("val", self.output_pointers[0]):
+            return None
+        return [step.key for step in self._steps]
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """Run the network: inputs by position, by ingress name, or as one dict."""
+        chain = self._chain
+        if chain is not None and len(args) == 1 and not kwargs and not isinstance(args[0], dict):
+            x = args[0]
+            for key in chain:
+                if key is not None:
+                    x = self._functions[key](x) if key in self._functions else self.layers[key](x)
+            return x
         if len(args) == 1 and isinstance(args[0], dict) and not kwargs:
             kwargs, args = args[0], ()
         if kwargs:

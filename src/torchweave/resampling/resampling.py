@@ -27,19 +27,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 import numpy as np
-from sklearn.model_selection import (
-    GroupKFold,
-    GroupShuffleSplit,
-    KFold,
-    RepeatedKFold,
-    RepeatedStratifiedKFold,
-    ShuffleSplit,
-    StratifiedGroupKFold,
-    StratifiedKFold,
-    StratifiedShuffleSplit,
-)
-from sklearn.utils import check_random_state
-from sklearn.utils import resample as sk_resample
 
 from torchweave.data.task import Task
 from torchweave.errors import (
@@ -63,6 +50,20 @@ __all__ = [
     "ResamplingRepeatedCV",
     "ResamplingSubsampling",
 ]
+
+
+def _ms() -> Any:
+    """scikit-learn's model_selection, imported on first use (keeps import light)."""
+    import sklearn.model_selection
+
+    return sklearn.model_selection
+
+
+def _sk_utils() -> Any:
+    import sklearn.utils
+
+    return sklearn.utils
+
 
 Splits = tuple[list[np.ndarray], list[np.ndarray]]
 
@@ -263,7 +264,7 @@ class Resampling(abc.ABC):
             groups=_codes(task, group_cols),
             stratum_cols=stratum_cols,
             group_cols=group_cols,
-            rng=check_random_state(self._random_state),
+            rng=_sk_utils().check_random_state(self._random_state),
         )
         train, test = self._sample(data)
         self._store(task, [row_ids[p] for p in train], [row_ids[p] for p in test])
@@ -388,12 +389,12 @@ def _check_folds(resampling: Resampling, data: SplitInput, folds: int) -> None:
 
 def _kfold(folds: int, data: SplitInput, rng: Any) -> Any:
     if data.groups is not None and data.strata is not None:
-        return StratifiedGroupKFold(folds, shuffle=True, random_state=rng)
+        return _ms().StratifiedGroupKFold(folds, shuffle=True, random_state=rng)
     if data.groups is not None:
-        return GroupKFold(folds, shuffle=True, random_state=rng)
+        return _ms().GroupKFold(folds, shuffle=True, random_state=rng)
     if data.strata is not None:
-        return StratifiedKFold(folds, shuffle=True, random_state=rng)
-    return KFold(folds, shuffle=True, random_state=rng)
+        return _ms().StratifiedKFold(folds, shuffle=True, random_state=rng)
+    return _ms().KFold(folds, shuffle=True, random_state=rng)
 
 
 def _shuffle_splits(resampling: Resampling, data: SplitInput, repeats: int, ratio: float) -> Splits:
@@ -411,10 +412,10 @@ def _shuffle_splits(resampling: Resampling, data: SplitInput, repeats: int, rati
         "random_state": data.rng,
     }
     if data.groups is not None:
-        return _split(resampling, GroupShuffleSplit(**sizes), data)
+        return _split(resampling, _ms().GroupShuffleSplit(**sizes), data)
     if data.strata is not None:
-        return _split(resampling, StratifiedShuffleSplit(**sizes), data)
-    return _split(resampling, ShuffleSplit(**sizes), data)
+        return _split(resampling, _ms().StratifiedShuffleSplit(**sizes), data)
+    return _split(resampling, _ms().ShuffleSplit(**sizes), data)
 
 
 # --- strategies -----------------------------------------------------------------------
@@ -542,7 +543,7 @@ class ResamplingRepeatedCV(Resampling):
         folds, repeats = self._value("folds"), self._value("repeats")
         _check_folds(self, data, folds)
         if data.groups is None:
-            kind = RepeatedKFold if data.strata is None else RepeatedStratifiedKFold
+            kind = _ms().RepeatedKFold if data.strata is None else _ms().RepeatedStratifiedKFold
             splitter = kind(n_splits=folds, n_repeats=repeats, random_state=data.rng)
             return _split(self, splitter, data)
         # scikit-learn has no repeated group splitters; repeat as RepeatedKFold does,
@@ -611,7 +612,7 @@ class ResamplingBootstrap(Resampling):
         for _ in range(repeats):
             if data.groups is None:
                 try:
-                    drawn = sk_resample(
+                    drawn = _sk_utils().resample(
                         positions, n_samples=size, random_state=data.rng, stratify=data.strata
                     )
                 except ValueError as exc:
@@ -621,7 +622,9 @@ class ResamplingBootstrap(Resampling):
                     ) from exc
                 in_bag = np.isin(positions, drawn)
             else:
-                chosen = sk_resample(np.unique(data.groups), n_samples=size, random_state=data.rng)
+                chosen = _sk_utils().resample(
+                    np.unique(data.groups), n_samples=size, random_state=data.rng
+                )
                 drawn = np.concatenate([positions[data.groups == g] for g in chosen])
                 in_bag = np.isin(data.groups, chosen)
             train.append(np.asarray(drawn))

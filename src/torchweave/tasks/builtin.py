@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn import datasets
 
 from torchweave import registry
 from torchweave.data.task import TaskClassif, TaskRegr
@@ -39,6 +38,8 @@ def _snake_case(name: str) -> str:
 @functools.cache
 def _sklearn_dataset(loader_name: str) -> tuple[pd.DataFrame, np.ndarray, list[Any] | None]:
     # Cached: tasks copy the frame they are given, so sharing it is safe.
+    from sklearn import datasets
+
     bunch = getattr(datasets, loader_name)(as_frame=True)
     features = bunch.data.rename(columns=_snake_case)
     target_names = getattr(bunch, "target_names", None)

@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import sklearn.base
 
 from torchweave.data.task import Task
 from torchweave.errors import InvalidTypeError, TaskError
@@ -18,6 +17,13 @@ from torchweave.registry import pipeops
 from torchweave.utils.text import quote_list
 
 __all__ = ["PipeOpSklearn"]
+
+
+def _clone(estimator: Any) -> Any:
+    """sklearn.base.clone, imported on first use."""
+    import sklearn.base
+
+    return sklearn.base.clone(estimator)
 
 
 class PipeOpSklearn(PipeOpTaskPreproc):
@@ -62,7 +68,7 @@ class PipeOpSklearn(PipeOpTaskPreproc):
                 "PipeOp 'sklearn' needs a scikit-learn transformer (with fit, transform and "
                 f"get_params). Got {type(transformer).__name__} instead."
             )
-        self.transformer = sklearn.base.clone(transformer)
+        self.transformer = _clone(transformer)
         params = {
             k: p_uty(init=v, tags="train") for k, v in transformer.get_params(deep=False).items()
         }
@@ -77,7 +83,7 @@ class PipeOpSklearn(PipeOpTaskPreproc):
             raise TaskError(f"PipeOp '{self.id}' cannot fit on task '{task.id}': it has no rows.")
         values = self.param_set.get_values(tags="train")
         values.pop("affect_columns", None)
-        est = sklearn.base.clone(self.transformer).set_params(**values)
+        est = _clone(self.transformer).set_params(**values)
         if hasattr(est, "set_output"):
             est.set_output(transform="pandas")
         takes_y = "y" in inspect.signature(est.fit).parameters
