@@ -5,6 +5,8 @@ resampling, parameters, pipelines, and the sugar functions ``tsk``, ``lrn``, ``m
 ``rsmp`` and ``po``.
 """
 
+from typing import Any
+
 from torchweave import registry
 from torchweave.data import *  # noqa: F403
 from torchweave.data import __all__ as _data_all
@@ -183,7 +185,7 @@ _LAZY_NAMES: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> Any:
     module = _LAZY_NAMES.get(name)
     if module is None:
         raise AttributeError(f"module 'torchweave' has no attribute '{name}'")

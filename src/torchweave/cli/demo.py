@@ -4,7 +4,8 @@ It resamples the featureless baseline and a scikit-learn logistic regression on
 ``iris`` and ``penguins`` with 3-fold cross-validation. Penguins has factor features
 and missing values, so there the logistic regression sits at the end of a
 preprocessing graph (median and mode imputation, one-hot encoding, scaling), used
-as one learner. The graph's picture is written next to the table.
+as one learner, next to the same preprocessing feeding a torch MLP declared in the
+same graph. The graph's picture is written next to the table.
 """
 
 from __future__ import annotations
@@ -31,6 +32,25 @@ def penguins_pipeline() -> object:
         >> tw.po("encode", method="one-hot")
         >> tw.po("scale")
         >> tw.po("learner", tw.as_learner(LogisticRegression(max_iter=1000)))
+    )
+
+
+def penguins_network() -> object:
+    """The same preprocessing with a small torch MLP at its end (trained by torchweave)."""
+    import torchweave as tw
+
+    return (
+        tw.po("imputemedian")
+        >> tw.po("imputemode")
+        >> tw.po("encode", method="one-hot")
+        >> tw.po("scale")
+        >> tw.po("torch_ingress_num")
+        >> tw.nn("linear", out_features=32)
+        >> tw.nn("relu")
+        >> tw.nn("head")
+        >> tw.po("torch_loss", loss="cross_entropy")
+        >> tw.po("torch_optimizer", optimizer=tw.t_opt("adam", lr=0.01))
+        >> tw.po("torch_model_classif", epochs=30, batch_size=32, seed=1, device="cpu")
     )
 
 
@@ -62,6 +82,9 @@ def run_demo(folds: int = 3, seed: int = 1) -> pd.DataFrame:
         "penguins": [
             tw.lrn("classif.featureless", predict_type="prob"),
             tw.as_learner(penguins_pipeline()).configure(predict_type="prob"),
+            tw.as_learner(penguins_network(), id="penguins.torch_mlp").configure(
+                predict_type="prob"
+            ),
         ],
     }
     measures = tw.msrs("classif.acc", "classif.bacc", "classif.logloss")
