@@ -11,8 +11,8 @@ PIP_FLAGS := --disable-pip-version-check -q
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(BIN)/python pyproject.toml constraints.txt
-	$(BIN)/pip install $(PIP_FLAGS) -c constraints.txt "torch==2.13.0"
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt requirements/torch.txt
+	$(BIN)/pip install $(PIP_FLAGS) -c constraints.txt -r requirements/torch.txt
 	$(BIN)/pip install $(PIP_FLAGS) -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
