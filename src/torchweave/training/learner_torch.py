@@ -732,7 +732,10 @@ class LearnerTorch(Learner):
             network = model.network.to(device)
             was_training = network.training  # predict leaves the model's mode as it was
             network.eval()
-            dataset = self._dataset(task, pv, target=False)
+            dataset: TaskDataset | TensorDataset = self._dataset(task, pv, target=False)
+            if isinstance(dataset, TaskDataset) and not dataset.frames:
+                # Every input is already one tensor: predict from slices of it.
+                dataset = TensorDataset(dataset.cached, None)
             loader = self._dataloader(dataset, pv, train=False)
             outputs = []
             try:
