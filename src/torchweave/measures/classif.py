@@ -22,7 +22,7 @@ import numpy as np
 from torchweave import registry
 from torchweave.data.prediction import PredictionClassif
 from torchweave.errors import TaskError
-from torchweave.measures.measure import Measure
+from torchweave.measures.measure import Measure, sklearn_metrics
 from torchweave.params import ParamSet, p_fct
 
 __all__ = [
@@ -37,13 +37,6 @@ __all__ = [
     "MeasureClassifPrecision",
     "MeasureClassifRecall",
 ]
-
-
-def _metrics() -> Any:
-    """sklearn.metrics, imported on first use (keeps ``import torchweave`` light)."""
-    import sklearn.metrics
-
-    return sklearn.metrics
 
 
 #: Rows of ``prob`` summing to 1 within this tolerance count as normalized. It is the
@@ -98,7 +91,7 @@ class MeasureClassifAcc(Measure):
     label = "Classification Accuracy"
 
     def _score(self, prediction: Any) -> float:
-        return float(_metrics().accuracy_score(_truth(prediction), _response(prediction)))
+        return float(sklearn_metrics().accuracy_score(_truth(prediction), _response(prediction)))
 
 
 class MeasureClassifCE(Measure):
@@ -114,7 +107,7 @@ class MeasureClassifCE(Measure):
     label = "Classification Error"
 
     def _score(self, prediction: Any) -> float:
-        return float(_metrics().zero_one_loss(_truth(prediction), _response(prediction)))
+        return float(sklearn_metrics().zero_one_loss(_truth(prediction), _response(prediction)))
 
 
 class MeasureClassifBAcc(Measure):
@@ -135,7 +128,7 @@ class MeasureClassifBAcc(Measure):
     def _score(self, prediction: Any) -> float:
         truth = _truth(prediction)
         return float(
-            _metrics().recall_score(
+            sklearn_metrics().recall_score(
                 truth,
                 _response(prediction),
                 labels=np.unique(truth),
@@ -164,7 +157,7 @@ class MeasureClassifLogloss(Measure):
         prob = _prob(prediction)
         with _tolerate_rounding(prob):
             return float(
-                _metrics().log_loss(
+                sklearn_metrics().log_loss(
                     _truth(prediction), prob, labels=list(range(len(prediction.class_names)))
                 )
             )
@@ -189,7 +182,7 @@ class MeasureClassifMBrier(Measure):
         prob = _prob(prediction)
         with _tolerate_rounding(prob):
             return float(
-                _metrics().brier_score_loss(
+                sklearn_metrics().brier_score_loss(
                     _truth(prediction),
                     prob,
                     labels=list(range(len(prediction.class_names))),
@@ -217,7 +210,9 @@ class MeasureClassifBBrier(Measure):
     def _score(self, prediction: Any) -> float:
         pos = _positive_index(prediction, self.id)
         is_pos = (_truth(prediction) == pos).astype(np.int64)
-        return float(_metrics().brier_score_loss(is_pos, _prob(prediction)[:, pos], pos_label=1))
+        return float(
+            sklearn_metrics().brier_score_loss(is_pos, _prob(prediction)[:, pos], pos_label=1)
+        )
 
 
 class MeasureClassifAUC(Measure):
@@ -265,9 +260,11 @@ class MeasureClassifAUC(Measure):
         truth, prob = _truth(prediction), _prob(prediction)
         if len(prediction.class_names) == 2:
             pos = _positive_index(prediction, self.id)
-            return float(_metrics().roc_auc_score((truth == pos).astype(np.int64), prob[:, pos]))
+            return float(
+                sklearn_metrics().roc_auc_score((truth == pos).astype(np.int64), prob[:, pos])
+            )
         return float(
-            _metrics().roc_auc_score(
+            sklearn_metrics().roc_auc_score(
                 truth,
                 prob,
                 multi_class="ovr",
@@ -305,11 +302,15 @@ class _AveragedMeasure(Measure):
     def properties(self) -> frozenset[str]:
         return frozenset({"twoclass"}) if self.average == "binary" else frozenset()
 
-    def _sklearn_kwargs(self, prediction: PredictionClassif) -> dict[str, Any]:
+    #: Name of the sklearn.metrics function (``f1_score``, ...).
+    metric: ClassVar[str]
+
+    def _score(self, prediction: Any) -> float:
         kwargs: dict[str, Any] = {"average": self.average, "zero_division": 0.0}
         if self.average == "binary":
             kwargs["pos_label"] = _positive_index(prediction, self.id)
-        return kwargs
+        score = getattr(sklearn_metrics(), self.metric)
+        return float(score(_truth(prediction), _response(prediction), **kwargs))
 
 
 class MeasureClassifF1(_AveragedMeasure):
@@ -329,12 +330,7 @@ class MeasureClassifF1(_AveragedMeasure):
     id = "classif.f1"
     label = "F1 Score"
 
-    def _score(self, prediction: Any) -> float:
-        return float(
-            _metrics().f1_score(
-                _truth(prediction), _response(prediction), **self._sklearn_kwargs(prediction)
-            )
-        )
+    metric = "f1_score"
 
 
 class MeasureClassifPrecision(_AveragedMeasure):
@@ -354,12 +350,7 @@ class MeasureClassifPrecision(_AveragedMeasure):
     id = "classif.precision"
     label = "Precision"
 
-    def _score(self, prediction: Any) -> float:
-        return float(
-            _metrics().precision_score(
-                _truth(prediction), _response(prediction), **self._sklearn_kwargs(prediction)
-            )
-        )
+    metric = "precision_score"
 
 
 class MeasureClassifRecall(_AveragedMeasure):
@@ -379,12 +370,7 @@ class MeasureClassifRecall(_AveragedMeasure):
     id = "classif.recall"
     label = "Recall"
 
-    def _score(self, prediction: Any) -> float:
-        return float(
-            _metrics().recall_score(
-                _truth(prediction), _response(prediction), **self._sklearn_kwargs(prediction)
-            )
-        )
+    metric = "recall_score"
 
 
 registry.measures.register("classif.acc", MeasureClassifAcc)

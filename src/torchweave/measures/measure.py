@@ -34,6 +34,13 @@ def _fmt_bound(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
+def sklearn_metrics() -> Any:
+    """sklearn.metrics, imported on first use (keeps ``import torchweave`` light)."""
+    import sklearn.metrics
+
+    return sklearn.metrics
+
+
 class Measure(abc.ABC):
     """Abstract base of every measure.
 

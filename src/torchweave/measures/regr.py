@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from torchweave import registry
-from torchweave.measures.measure import Measure
+from torchweave.measures.measure import Measure, sklearn_metrics
 
 __all__ = [
     "MeasureRegrMAE",
@@ -18,13 +18,6 @@ __all__ = [
     "MeasureRegrRMSE",
     "MeasureRegrRSQ",
 ]
-
-
-def _metrics() -> Any:
-    """sklearn.metrics, imported on first use (keeps ``import torchweave`` light)."""
-    import sklearn.metrics
-
-    return sklearn.metrics
 
 
 class MeasureRegrMSE(Measure):
@@ -40,7 +33,7 @@ class MeasureRegrMSE(Measure):
     label = "Mean Squared Error"
 
     def _score(self, prediction: Any) -> float:
-        return float(_metrics().mean_squared_error(prediction.truth, prediction.response))
+        return float(sklearn_metrics().mean_squared_error(prediction.truth, prediction.response))
 
 
 class MeasureRegrRMSE(Measure):
@@ -56,7 +49,9 @@ class MeasureRegrRMSE(Measure):
     label = "Root Mean Squared Error"
 
     def _score(self, prediction: Any) -> float:
-        return float(_metrics().root_mean_squared_error(prediction.truth, prediction.response))
+        return float(
+            sklearn_metrics().root_mean_squared_error(prediction.truth, prediction.response)
+        )
 
 
 class MeasureRegrMAE(Measure):
@@ -72,7 +67,7 @@ class MeasureRegrMAE(Measure):
     label = "Mean Absolute Error"
 
     def _score(self, prediction: Any) -> float:
-        return float(_metrics().mean_absolute_error(prediction.truth, prediction.response))
+        return float(sklearn_metrics().mean_absolute_error(prediction.truth, prediction.response))
 
 
 class MeasureRegrMedAE(Measure):
@@ -88,7 +83,7 @@ class MeasureRegrMedAE(Measure):
     label = "Median Absolute Error"
 
     def _score(self, prediction: Any) -> float:
-        return float(_metrics().median_absolute_error(prediction.truth, prediction.response))
+        return float(sklearn_metrics().median_absolute_error(prediction.truth, prediction.response))
 
 
 class MeasureRegrRSQ(Measure):
@@ -106,7 +101,7 @@ class MeasureRegrRSQ(Measure):
     label = "R Squared"
 
     def _score(self, prediction: Any) -> float:
-        return float(_metrics().r2_score(prediction.truth, prediction.response))
+        return float(sklearn_metrics().r2_score(prediction.truth, prediction.response))
 
 
 class MeasureRegrMAPE(Measure):
@@ -127,7 +122,7 @@ class MeasureRegrMAPE(Measure):
         if np.any(np.asarray(prediction.truth) == 0):
             return math.nan
         return float(
-            _metrics().mean_absolute_percentage_error(prediction.truth, prediction.response)
+            sklearn_metrics().mean_absolute_percentage_error(prediction.truth, prediction.response)
         )
 
 

@@ -598,7 +598,7 @@ class LearnerTorch(Learner):
             while not ctx.terminate and ctx.epoch < ctx.total_epochs:
                 ctx.epoch += 1
                 call("on_epoch_begin")
-                self._train_epoch(ctx, call)
+                self._train_epoch(ctx, stage_calls)
                 call("on_before_valid")
                 evaluate = ctx.epoch % ctx.eval_freq == 0 or ctx.epoch == ctx.total_epochs
                 if ctx.loader_valid is not None and evaluate:
@@ -628,7 +628,9 @@ class LearnerTorch(Learner):
                     cb.ctx = None
         return model
 
-    def _train_epoch(self, ctx: ContextTorch, call: Callable[[str], None]) -> None:
+    def _train_epoch(
+        self, ctx: ContextTorch, stage_calls: dict[str, list[Callable[[], None]]]
+    ) -> None:
         network, optimizer, loss_fn, device = ctx.network, ctx.optimizer, ctx.loss_fn, ctx.device
         on_cpu = device.type == "cpu"
         evaluate = bool(ctx.measures_train) and (
@@ -636,6 +638,10 @@ class LearnerTorch(Learner):
         )
         outputs: list[torch.Tensor] = []
         indices: list[torch.Tensor] = []
+        # The per-batch stages as plain lists: an empty list costs no call per batch.
+        batch_begin = stage_calls["on_batch_begin"]
+        after_backward = stage_calls["on_after_backward"]
+        batch_end = stage_calls["on_batch_end"]
         ctx.step = 0
         for batch in ctx.loader_train:
             ctx.step += 1
@@ -647,13 +653,15 @@ class LearnerTorch(Learner):
                 batch = {**batch, "x": x, "y": y}
             ctx.batch = batch
             optimizer.zero_grad()
-            call("on_batch_begin")
+            for fn in batch_begin:
+                fn()
             y_hats = network(*x.values()) if len(x) == 1 else network(**x)
             ctx.y_hats = y_hats
             ctx.y_hat = y_hat = y_hats[0] if isinstance(y_hats, tuple | list) else y_hats
             loss = loss_fn(y_hat, y)
             loss.backward()
-            call("on_after_backward")
+            for fn in after_backward:
+                fn()
             ctx.last_loss = last = loss.item()
             if not math.isfinite(last):
                 raise NonFiniteLossError(
@@ -665,7 +673,8 @@ class LearnerTorch(Learner):
                 outputs.append(y_hat.detach())
                 indices.append(batch["index"])
             optimizer.step()
-            call("on_batch_end")
+            for fn in batch_end:
+                fn()
         ctx.last_scores_train = (
             self._score(outputs, indices, ctx.task_train, ctx.measures_train) if evaluate else None
         )
@@ -778,8 +787,3 @@ def _as_list(x: Any) -> list[Any]:
     if x is None:
         return []
     return list(x) if isinstance(x, list | tuple) else [x]
-
-
-def clone_network(network: nn.Module) -> nn.Module:
-    """An independent copy of a network (the template stays untrained)."""
-    return copy.deepcopy(network)
