@@ -1,5 +1,6 @@
 """The built-in callbacks (``t_clbk(key)``). Importing this package registers them."""
 
+from torchweave.callbacks.checkpoint import CallbackSetCheckpoint
 from torchweave.callbacks.history import CallbackSetHistory
 
-__all__ = ["CallbackSetHistory"]
+__all__ = ["CallbackSetCheckpoint", "CallbackSetHistory"]

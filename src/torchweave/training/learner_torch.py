@@ -39,6 +39,7 @@ from torchweave.training.dataset import (
 )
 from torchweave.training.early_stopping import CallbackSetEarlyStopping
 from torchweave.training.paramset import paramset_torchlearner
+from torchweave.training.resume import resume_folder, resume_training
 
 __all__ = ["UNSET", "LearnerTorch", "TorchModel", "encode_prediction", "resolve_device"]
 
@@ -579,6 +580,7 @@ class LearnerTorch(Learner):
                 f"The callback(s) {bad} have a weight that is not a number."
             )
         ordered = dict(sorted(callbacks.items(), key=lambda kv: weights[kv[0]]))  # stable
+        _check_order_after_checkpoint(ordered)
         ctx.callbacks = ordered
         # Only callbacks that implement a stage are ever called for it.
         stage_calls = {
@@ -593,6 +595,9 @@ class LearnerTorch(Learner):
         for cb in ordered.values():
             cb.ctx = ctx
         try:
+            folder = resume_folder(self._torch_ps.values.get("resume"), ordered, self.id)
+            if folder is not None:
+                resume_training(ctx, ordered, folder)
             call("on_begin")
             ctx.network.train()
             while not ctx.terminate and ctx.epoch < ctx.total_epochs:
@@ -780,6 +785,31 @@ class LearnerTorch(Learner):
         return (
             f"{text}\n* Optimizer: {opt}\n* Loss: {loss}\n"
             f"* Callbacks: {', '.join(self._callbacks) or '-'}"
+        )
+
+
+def _check_order_after_checkpoint(ordered: dict[str, CallbackSet]) -> None:
+    """A stateful callback that ends an epoch after the checkpoint would miss its save."""
+    from torchweave.callbacks.checkpoint import CallbackSetCheckpoint
+
+    ids = list(ordered)
+    first = next(
+        (i for i, cb in enumerate(ordered.values()) if isinstance(cb, CallbackSetCheckpoint)), None
+    )
+    if first is None:
+        return
+    late = [
+        cb_id
+        for cb_id in ids[first + 1 :]
+        if not isinstance(ordered[cb_id], CallbackSetCheckpoint)
+        and type(ordered[cb_id]).state_dict is not CallbackSet.state_dict
+        and any(callable(getattr(ordered[cb_id], s, None)) for s in ("on_epoch_end", "on_end"))
+    ]
+    if late:
+        raise InvalidParameterError(
+            f"The stateful callback(s) {late} run after the checkpoint callback "
+            f"'{ids[first]}' in on_epoch_end / on_end, so checkpoints would miss their latest "
+            "state. Give them a lower weight than the checkpoint (whose weight is inf)."
         )
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from torchweave.params.param import p_dbl, p_fct, p_int, p_lgl, p_uty
 from torchweave.params.param_set import ParamSet
+from torchweave.training.resume import check_resume
 
 __all__ = ["DEVICES", "check_measures", "paramset_torchlearner"]
 
@@ -78,4 +79,5 @@ def paramset_torchlearner(task_type: str) -> ParamSet:
         worker_packages=p_uty(custom_check=_check_modules, tags=both),
         tensor_dataset=p_fct(["device"], special_vals=[True, False], init=False, tags=both),
         jit_trace=p_lgl(init=False, tags={"train", "required"}),
+        resume=p_uty(custom_check=check_resume, default=False, tags=train),
     )

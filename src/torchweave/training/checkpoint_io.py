@@ -1,0 +1,186 @@
+"""The checkpoint folder format, shared by ``t_clbk("checkpoint")`` and ``resume``.
+
+A checkpoint of epoch ``n`` is three files, written in this order and each one
+atomically (a temporary file renamed into place): ``network<n>.pt`` (the network's
+state dict), ``optimizer<n>.pt`` (the optimizer's state dict) and ``state<n>.pt``
+(epoch, global step, last validation scores, the other callbacks' states and the
+random number generator states). A checkpoint is complete when all three exist;
+``state<n>.pt`` comes last, so a crash while saving leaves an incomplete one that is
+ignored. ``run.json`` records the task and validation split the folder belongs to.
+Checkpoints written every ``freq`` steps use the suffix ``_step<global step>``.
+
+Everything is saved with :func:`torch.save` in a form that
+``torch.load(..., weights_only=True)`` reads: tensors, numbers, strings, lists and
+dicts. Data frames (the history) are stored as tagged dicts of columns.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from torchweave.errors import InvalidTypeError
+
+__all__ = [
+    "CHECKPOINT_PARTS",
+    "RUN_FILE",
+    "complete_checkpoints",
+    "decode_state",
+    "encode_state",
+    "foreign_files",
+    "latest_checkpoint",
+    "load_checkpoint",
+    "read_run",
+    "save_atomic",
+    "write_run",
+]
+
+#: The files of one checkpoint; the state file is written last.
+CHECKPOINT_PARTS: tuple[str, ...] = ("network", "optimizer", "state")
+RUN_FILE = "run.json"
+FORMAT_VERSION = 1
+_EPOCH_FILE = re.compile(r"^(network|optimizer|state)(\d+)\.pt$")
+_STEP_FILE = re.compile(r"^(network|optimizer|state)_step(\d+)\.pt$")
+_DATAFRAME_TAG = "__dataframe__"
+
+
+def encode_state(obj: Any, owner: str) -> Any:
+    """Make a callback state loadable with ``weights_only=True``.
+
+    Data frames become tagged dicts of columns, numpy values become Python numbers or
+    tensors. Anything else that is not a tensor, number, string, bool, None, list,
+    tuple or dict is an error naming ``owner``.
+    """
+    if obj is None or isinstance(obj, bool | int | float | str | torch.Tensor):
+        return obj
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(np.array(obj, copy=True))
+    if isinstance(obj, pd.DataFrame):
+        return {
+            _DATAFRAME_TAG: {
+                "columns": [str(c) for c in obj.columns],
+                "dtypes": [str(t) for t in obj.dtypes],
+                "data": [encode_state(obj[c].tolist(), owner) for c in obj.columns],
+            }
+        }
+    if isinstance(obj, Mapping):
+        return {k: encode_state(v, owner) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(encode_state(v, owner) for v in obj)
+    raise InvalidTypeError(
+        f"The state of {owner} holds a {type(obj).__name__}, which a checkpoint cannot store. "
+        "A state_dict() may hold tensors, numbers, strings, lists, dicts and data frames."
+    )
+
+
+def decode_state(obj: Any) -> Any:
+    """Reverse :func:`encode_state` (data frames come back as data frames)."""
+    if isinstance(obj, dict):
+        if set(obj) == {_DATAFRAME_TAG}:
+            spec = obj[_DATAFRAME_TAG]
+            frame = pd.DataFrame(dict(zip(spec["columns"], spec["data"], strict=True)))
+            return frame.astype(dict(zip(spec["columns"], spec["dtypes"], strict=True)))
+        return {k: decode_state(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(decode_state(v) for v in obj)
+    return obj
+
+
+def save_atomic(obj: Any, path: Path) -> None:
+    """``torch.save`` to a temporary file in the same folder, then rename it into place."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _scan(folder: Path, pattern: re.Pattern[str]) -> dict[int, set[str]]:
+    found: dict[int, set[str]] = {}
+    if not folder.is_dir():
+        return found
+    for entry in folder.iterdir():
+        match = pattern.match(entry.name)
+        if match:
+            found.setdefault(int(match.group(2)), set()).add(match.group(1))
+    return found
+
+
+def complete_checkpoints(folder: Path, step: bool = False) -> tuple[list[int], list[int]]:
+    """Epochs (or steps) with a complete checkpoint, and those with an incomplete one."""
+    found = _scan(folder, _STEP_FILE if step else _EPOCH_FILE)
+    complete = sorted(n for n, parts in found.items() if parts == set(CHECKPOINT_PARTS))
+    incomplete = sorted(n for n, parts in found.items() if parts != set(CHECKPOINT_PARTS))
+    return complete, incomplete
+
+
+def foreign_files(folder: Path) -> list[str]:
+    """Entries of ``folder`` that no checkpoint run wrote (sorted names)."""
+    if not folder.is_dir():
+        return []
+    return sorted(
+        entry.name
+        for entry in folder.iterdir()
+        if not (
+            entry.name == RUN_FILE
+            or _EPOCH_FILE.match(entry.name)
+            or _STEP_FILE.match(entry.name)
+            or (entry.name.startswith(".") and entry.name.endswith(".tmp"))
+        )
+    )
+
+
+def latest_checkpoint(folder: Path) -> int | None:
+    """The newest epoch with a complete checkpoint; newer incomplete ones get a warning."""
+    complete, incomplete = complete_checkpoints(folder)
+    newest = complete[-1] if complete else None
+    skipped = [n for n in incomplete if newest is None or n > newest]
+    if skipped:
+        warnings.warn(
+            f"Ignoring incomplete checkpoint(s) of epoch(s) {skipped} in '{folder}' (a run "
+            "stopped while saving them).",
+            UserWarning,
+            stacklevel=3,
+        )
+    return newest
+
+
+def load_checkpoint(folder: Path, epoch: int) -> dict[str, Any]:
+    """The ``network``, ``optimizer`` and ``state`` of a complete checkpoint."""
+    out = {}
+    for part in CHECKPOINT_PARTS:
+        out[part] = torch.load(folder / f"{part}{epoch}.pt", map_location="cpu", weights_only=True)
+    out["state"] = decode_state(out["state"])
+    return out
+
+
+def write_run(folder: Path, task_id: str, valid_row_ids: list[int] | None) -> None:
+    """Record which task and validation split the checkpoints of ``folder`` belong to."""
+    run = {"format": FORMAT_VERSION, "task_id": task_id, "valid_row_ids": valid_row_ids}
+    tmp = folder / f".{RUN_FILE}.tmp"
+    tmp.write_text(json.dumps(run), encoding="utf-8")
+    os.replace(tmp, folder / RUN_FILE)
+
+
+def read_run(folder: Path) -> dict[str, Any] | None:
+    """The contents of ``run.json``, or None if the folder has none."""
+    path = folder / RUN_FILE
+    if not path.is_file():
+        return None
+    run: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return run
