@@ -250,14 +250,16 @@ def test_a_weight_that_is_not_a_number_is_an_error():
 def test_stages_that_are_not_implemented_are_never_called():
     calls = []
 
-    class CallbackSetPartial(tw.CallbackSet):
-        on_batch_end = None  # not callable: not a stage of this callback
+    with pytest.warns(UserWarning, match="'on_edn', which is not a callback stage"):
 
-        def on_epoch_end(self):
-            calls.append("on_epoch_end")
+        class CallbackSetPartial(tw.CallbackSet):
+            on_batch_end = None  # not callable: not a stage of this callback
 
-        def on_edn(self):  # a typo is no stage
-            calls.append("on_edn")
+            def on_epoch_end(self):
+                calls.append("on_epoch_end")
+
+            def on_edn(self):  # a typo is no stage
+                calls.append("on_edn")
 
     assert CallbackSetPartial().stages == ["on_epoch_end"]
     learner = iris_learner(callbacks=[tw.TorchCallback(CallbackSetPartial, id="partial")])

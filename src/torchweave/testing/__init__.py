@@ -1,10 +1,10 @@
 """Conformance suites, in the spirit of scikit-learn's ``check_estimator``.
 
 One suite per kind: :func:`check_param_set`, :func:`check_learner`,
-:func:`check_measure`, :func:`check_pipeop` and :func:`check_pipeop_torch`. The
-test suite runs each over every entry of its registry, so a newly registered object
-is checked without anyone remembering to add it. :func:`generate_task` makes small
-seeded tasks with every feature type.
+:func:`check_measure`, :func:`check_pipeop`, :func:`check_pipeop_torch` and
+:func:`check_callback`. The test suite runs each over every entry of its registry,
+so a newly registered object is checked without anyone remembering to add it.
+:func:`generate_task` makes small seeded tasks with every feature type.
 """
 
 from torchweave.testing.generate import generate_task
@@ -14,6 +14,7 @@ from torchweave.testing.params import check_param_set
 from torchweave.testing.pipeops import check_pipeop
 
 __all__ = [
+    "check_callback",
     "check_learner",
     "check_measure",
     "check_param_set",
@@ -24,9 +25,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    # check_pipeop_torch needs torch: load it on first use only.
+    # check_pipeop_torch and check_callback need torch: load them on first use only.
     if name == "check_pipeop_torch":
         from torchweave.testing.pipeops_torch import check_pipeop_torch
 
         return check_pipeop_torch
+    if name == "check_callback":
+        from torchweave.testing.callbacks import check_callback
+
+        return check_callback
     raise AttributeError(f"module 'torchweave.testing' has no attribute '{name}'")

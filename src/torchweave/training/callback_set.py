@@ -9,6 +9,7 @@ steer training through ``self.ctx`` (a :class:`ContextTorch`): setting
 
 from __future__ import annotations
 
+import difflib
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -110,6 +111,12 @@ class CallbackSet:
     weight : float
         Order among callbacks at each stage (higher runs later; default 0).
 
+    Notes
+    -----
+    Defining a method named ``on_*`` that is not a stage (a typo such as
+    ``on_epoch_edn``) warns when the class is created, suggesting the closest stage.
+    Implement ``state_dict`` and ``load_state_dict`` together, or neither.
+
     Examples
     --------
     >>> import torchweave as tw
@@ -122,6 +129,10 @@ class CallbackSet:
     """
 
     weight: ClassVar[float] = 0.0
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _warn_unknown_stages(cls)
 
     def __init__(self) -> None:
         self.ctx: ContextTorch | None = None
@@ -147,6 +158,25 @@ class CallbackSet:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>\n* Stages: {', '.join(self.stages) or '-'}"
+
+
+def _closest_stage(name: str) -> str:
+    """``" Did you mean 'on_epoch_end'?"`` for the closest stage, or ``""``."""
+    match = difflib.get_close_matches(name, STAGES, n=1, cutoff=0.6)
+    return f" Did you mean '{match[0]}'?" if match else ""
+
+
+def _warn_unknown_stages(cls: type) -> None:
+    """Warn about methods named ``on_*`` that are no stage (a typo such as ``on_epoch_edn``)."""
+    for name, value in vars(cls).items():
+        if name.startswith("on_") and name not in STAGES and callable(value):
+            hint = _closest_stage(name) or f" Stages are {', '.join(STAGES)}."
+            warnings.warn(
+                f"Callback class <{cls.__name__}> has a method '{name}', which is not a "
+                f"callback stage, so the training loop never calls it.{hint}",
+                UserWarning,
+                stacklevel=3,
+            )
 
 
 def torch_callback(
@@ -196,6 +226,7 @@ def torch_callback(
     if unknown:
         raise InvalidParameterError(
             f"torch_callback: {unknown} are not callback stages; stages are {list(STAGES)}."
+            + _closest_stage(unknown[0])
         )
     if (state_dict is None) != (load_state_dict is None):
         raise InvalidParameterError(

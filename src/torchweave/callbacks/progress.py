@@ -1,0 +1,216 @@
+"""``t_clbk("progress")``: tqdm progress bars over epochs and batches."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from torchweave.errors import InvalidTypeError
+from torchweave.params.param import p_int, p_lgl
+from torchweave.params.param_set import ParamSet
+from torchweave.registry import callbacks
+from torchweave.training.callback_set import CallbackSet
+from torchweave.training.descriptors import TorchCallback
+from torchweave.utils.text import format_value
+
+__all__ = ["CallbackSetProgress"]
+
+
+class CallbackSetProgress(CallbackSet):
+    """Shows training progress: a bar over epochs with an inner bar over batches.
+
+    The outer bar counts epochs (starting at the epochs already done when resuming);
+    the inner bar counts the batches of the current epoch and disappears when the
+    epoch ends. Both show the last training loss and the latest training and
+    validation scores, rounded to ``digits`` decimals. At the end, one line reports
+    the total time, e.g. ``Finished training for 8 epochs in 1.23 s (0.50 s before
+    this run, 0.73 s in it)``.
+
+    Everything goes to ``sys.stderr`` (as it is when training starts). The bars are
+    drawn only when it is a terminal (``isatty()``), unless ``force`` is set;
+    otherwise the callback prints nothing.
+
+    Parameters
+    ----------
+    digits : int, default 2
+        Decimals of the loss and the scores shown.
+    force : bool, default False
+        Draw even when stderr is not a terminal (a log file, a notebook).
+
+    State
+    -----
+    ``{"elapsed": seconds}``: the training time, summed over resumed runs.
+
+    Examples
+    --------
+    >>> import torchweave as tw
+    >>> cb = tw.t_clbk("progress", digits=3, force=True)
+    >>> cb.generate().stages
+    ['on_begin', 'on_epoch_begin', 'on_batch_end', 'on_epoch_end', 'on_end', 'on_exit']
+    """
+
+    def __init__(self, digits: int = 2, force: bool = False) -> None:
+        super().__init__()
+        self.digits = digits
+        self.force = force
+        self._previous = 0.0  # seconds of earlier (resumed) runs
+        self._start: float | None = None
+        self._run_time = 0.0
+        self._enabled = False
+        self._bar: Any = None
+        self._inner: Any = None
+        self._epochs_before = 0
+        self._train_scores: dict[str, float] = {}
+        self._valid_scores: dict[str, float] = {}
+
+    # --- helpers ---------------------------------------------------------------------------
+    @staticmethod
+    def _stream() -> Any:
+        return sys.stderr
+
+    def _elapsed_in_run(self) -> float:
+        if self._start is None:
+            return self._run_time
+        return time.perf_counter() - self._start
+
+    def _postfix(self) -> str:
+        assert self.ctx is not None
+        ctx, d = self.ctx, self.digits
+        parts = []
+        if ctx.last_loss is not None:
+            parts.append(f"loss={ctx.last_loss:.{d}f}")
+        for prefix, scores in (("train", self._train_scores), ("valid", self._valid_scores)):
+            for mid, value in scores.items():
+                parts.append(f"{prefix}.{mid}={value:.{d}f}")
+        return ", ".join(parts)
+
+    # --- stages -------------------------------------------------------------------------
+    def on_begin(self) -> None:
+        """Start the clock and open the epoch bar (if enabled)."""
+        assert self.ctx is not None
+        from tqdm import tqdm
+
+        stream = self._stream()
+        isatty = getattr(stream, "isatty", None)
+        self._enabled = bool(self.force) or bool(callable(isatty) and isatty())
+        self._start = time.perf_counter()
+        self._epochs_before = self.ctx.epoch
+        self._train_scores = {}
+        self._valid_scores = {}
+        if self._enabled:
+            self._bar = tqdm(
+                total=self.ctx.total_epochs,
+                initial=self.ctx.epoch,
+                desc="Training",
+                unit="epoch",
+                file=stream,
+                dynamic_ncols=True,
+            )
+
+    def on_epoch_begin(self) -> None:
+        """Open the batch bar of this epoch."""
+        assert self.ctx is not None
+        if not self._enabled:
+            return
+        from tqdm import tqdm
+
+        self._inner = tqdm(
+            total=len(self.ctx.loader_train),
+            desc=f"Epoch {self.ctx.epoch}/{self.ctx.total_epochs}",
+            unit="batch",
+            leave=False,
+            file=self._stream(),
+            dynamic_ncols=True,
+        )
+
+    def on_batch_end(self) -> None:
+        """Advance the batch bar and show the last loss."""
+        if self._inner is None:
+            return
+        assert self.ctx is not None
+        self._inner.set_postfix_str(f"loss={self.ctx.last_loss:.{self.digits}f}", refresh=False)
+        self._inner.update(1)
+
+    def on_epoch_end(self) -> None:
+        """Close the batch bar, advance the epoch bar and show the latest scores."""
+        assert self.ctx is not None
+        if isinstance(self.ctx.last_scores_train, Mapping) and self.ctx.last_scores_train:
+            self._train_scores = dict(self.ctx.last_scores_train)
+        if isinstance(self.ctx.last_scores_valid, Mapping) and self.ctx.last_scores_valid:
+            self._valid_scores = dict(self.ctx.last_scores_valid)
+        if not self._enabled:
+            return
+        if self._inner is not None:
+            self._inner.close()
+            self._inner = None
+        self._bar.set_postfix_str(self._postfix(), refresh=False)
+        self._bar.update(1)
+
+    def on_end(self) -> None:
+        """Stop the clock and report the total time."""
+        assert self.ctx is not None
+        self._run_time = self._elapsed_in_run()
+        self._start = None
+        self._close()
+        if self._enabled:
+            total = self._previous + self._run_time
+            detail = (
+                f" ({self._previous:.2f} s before this run, {self._run_time:.2f} s in it)"
+                if self._epochs_before > 0
+                else ""
+            )
+            print(
+                f"Finished training for {self.ctx.epoch} epochs in {total:.2f} s{detail}",
+                file=self._stream(),
+                flush=True,
+            )
+
+    def on_exit(self) -> None:
+        """Close the bars, also when training failed."""
+        if self._start is not None:
+            self._run_time = self._elapsed_in_run()
+            self._start = None
+        self._close()
+
+    def _close(self) -> None:
+        if self._inner is not None:
+            self._inner.close()
+            self._inner = None
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    # --- state ---------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, float]:
+        """``{"elapsed": seconds}`` of training, earlier resumed runs included."""
+        return {"elapsed": float(self._previous + self._elapsed_in_run())}
+
+    def load_state_dict(self, state_dict: Any) -> None:
+        """Continue counting from the elapsed time of an earlier run."""
+        if state_dict is None:
+            self._previous = 0.0
+            return
+        elapsed = state_dict.get("elapsed") if isinstance(state_dict, Mapping) else None
+        if isinstance(elapsed, bool) or not isinstance(elapsed, int | float):
+            raise InvalidTypeError(
+                "The state of the progress callback must be a dict {'elapsed': seconds}. "
+                f"Got {format_value(state_dict)} instead."
+            )
+        self._previous = float(elapsed)
+
+
+def _progress() -> TorchCallback:
+    """Progress: bars over epochs and batches, and the total time."""
+    ps = ParamSet(
+        digits=p_int(1, default=2, tags="train", description="decimals of the loss and scores"),
+        force=p_lgl(
+            default=False, tags="train", description="draw even when not writing to a terminal"
+        ),
+    )
+    return TorchCallback(CallbackSetProgress, id="progress", param_set=ps, label="Progress")
+
+
+_progress.__name__ = CallbackSetProgress.__name__
+callbacks.register("progress", _progress, description="Progress bars over epochs and batches")
