@@ -16,6 +16,7 @@ attribute ``predict_like_train = False``.
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import math
 import pickle
@@ -36,7 +37,15 @@ from torchweave.errors import Error, NotTrainedError
 from torchweave.pipelines.pipeop import ANY, VARARG, Channel, PipeOp, type_name
 from torchweave.testing.generate import GENERATED_FEATURE_TYPES, generate_task
 
-__all__ = ["CONSTRUCTION", "INPUTS", "PIPEOP_CHECKS", "check_pipeop"]
+__all__ = [
+    "CONSTRUCTION",
+    "INPUTS",
+    "PIPEOP_CHECKS",
+    "check_pipeop",
+    "lazy_preproc_inputs",
+    "lazy_preproc_params",
+    "lazy_task",
+]
 
 _SEED = 20240611
 _N_ROWS = 40
@@ -718,6 +727,9 @@ _WITHOUT_INPUTS = ("channels", "registry", "param_set")
 def _build(key: str) -> PipeOp:
     if key in CONSTRUCTION:
         return CONSTRUCTION[key]()
+    example = getattr(registry.pipeops.constructor(key), "example_param_vals", None)
+    if example:  # e.g. a lazy preprocessing operator with required parameters
+        return registry.pipeops.get(key, param_vals=dict(example))
     return registry.pipeops.get(key)
 
 
@@ -811,6 +823,8 @@ def check_pipeop(
         if inputs is None and key is not None and key in INPUTS:
             made = INPUTS[key]()
             inputs, predict_inputs = made if isinstance(made, tuple) else (made, predict_inputs)
+        elif inputs is None:
+            inputs = lazy_preproc_inputs(op)
         if inputs is not None:
             ctx.set_inputs(inputs, inputs if predict_inputs is None else predict_inputs)
         have_inputs = inputs is not None
@@ -884,4 +898,129 @@ def _torch_model_regr_inputs() -> tuple[list[Any], list[Any]]:
 INPUTS |= {
     "torch_model_classif": _torch_model_classif_inputs,
     "torch_model_regr": _torch_model_regr_inputs,
+}
+
+
+# --- lazy tensor inputs ------------------------------------------------------------------------
+def lazy_task(shape: Sequence[int | None] = (None, 3, 8, 8), numeric: bool = True) -> Task:
+    """A classification task with a lazy tensor feature ``x`` of ``shape`` (seeded).
+
+    Unknown sizes (``None`` after the batch dimension) become 8. With ``numeric`` the
+    task also has a numeric feature, which lazy operators must pass through.
+    """
+    import torch
+
+    from torchweave.lazy.lazy_tensor import as_lazy_tensor
+
+    dims = [8 if d is None else int(d) for d in shape[1:]]
+    generator = torch.Generator().manual_seed(_SEED)
+    values = torch.rand((_N_ROWS, *dims), generator=generator)
+    rng = np.random.default_rng(_SEED)
+    frame = pd.DataFrame(
+        {
+            "x": as_lazy_tensor(values),
+            "y": pd.Categorical(rng.choice(["a", "b"], size=_N_ROWS)),
+        }
+    )
+    if numeric:
+        frame["num"] = rng.normal(size=_N_ROWS)
+    task = TaskClassif(frame, "y", id="lazy")
+    # Rows in a shuffled order, some left out: row ids are not 0..n-1.
+    return task.filter(rng.permutation(task.row_ids)[: _N_ROWS - 6])
+
+
+def lazy_preproc_inputs(op: PipeOp) -> list[Any] | None:
+    """Inputs for lazy tensor preprocessing operators, ``None`` for other operators.
+
+    Any operator with a class attribute ``example_shape`` (every
+    ``PipeOpTaskPreprocTorch`` has one, ``(None, 3, 8, 8)`` unless its class overrides
+    it) gets a task whose lazy column ``x`` has that shape, plus a numeric feature.
+    Such a class may also set ``example_param_vals`` (a dict): the suite then builds
+    the operator with these values (for required parameters).
+    """
+    shape = getattr(type(op), "example_shape", None)
+    if shape is None:
+        return None
+    return [lazy_task(shape)]
+
+
+def _ingress_ltnsr_inputs() -> list[Any]:
+    return [lazy_task((None, 1, 8, 8), numeric=False)]
+
+
+def _preproc_torch() -> PipeOp:
+    from torchweave.lazy.preproc import PipeOpTaskPreprocTorch
+
+    return PipeOpTaskPreprocTorch(negate, stages_init="both", shapes_out="infer")
+
+
+def negate(x: Any) -> Any:
+    """Return ``-x`` (a picklable function for ``po("preproc_torch")``)."""
+    return -x
+
+
+INPUTS["torch_ingress_ltnsr"] = _ingress_ltnsr_inputs
+# po("preproc_torch") takes the function to apply.
+CONSTRUCTION["preproc_torch"] = _preproc_torch
+
+
+def lazy_preproc_params() -> dict[str, dict[str, Any]]:
+    """Values for the required parameters of the ``trafo_*`` / ``augment_*`` operators.
+
+    They suit the suite's lazy column of shape ``(None, 3, 8, 8)``.
+    """
+    from torchweave.lazy import transforms as tf
+
+    flips = [tf.hflip, tf.vflip]
+    return {
+        "trafo_reshape": {"shape": (-1, 192)},
+        "trafo_resize": {"size": 4},
+        "trafo_normalize": {"mean": [0.5, 0.4, 0.3], "std": 0.25},
+        "trafo_pad": {"padding": (1, 2)},
+        "trafo_grayscale": {"num_output_channels": 1},
+        "trafo_adjust_brightness": {"brightness_factor": 1.5},
+        "trafo_adjust_gamma": {"gamma": 0.5},
+        "trafo_adjust_hue": {"hue_factor": 0.2},
+        "trafo_adjust_saturation": {"saturation_factor": 0.5},
+        "augment_crop": {"top": 1, "left": 2, "height": 4, "width": 5},
+        "augment_center_crop": {"size": 6},
+        "augment_random_crop": {"size": 6},
+        "augment_resized_crop": {"top": 0, "left": 0, "height": 4, "width": 4, "size": 6},
+        "augment_random_resized_crop": {"size": 6},
+        "augment_random_affine": {"degrees": 20.0},
+        "augment_rotate": {"angle": 30.0},
+        "augment_random_choice": {"transforms": flips},
+        "augment_random_order": {"transforms": flips},
+    }
+
+
+def _lazy_preproc_op(key: str) -> PipeOp:
+    from torchweave.pipelines.sugar import po
+
+    return po(key, **lazy_preproc_params()[key])
+
+
+# The lazy preprocessing operators with required parameters (torchweave.lazy.ops).
+CONSTRUCTION |= {
+    key: functools.partial(_lazy_preproc_op, key)
+    for key in (
+        "trafo_reshape",
+        "trafo_resize",
+        "trafo_normalize",
+        "trafo_pad",
+        "trafo_grayscale",
+        "trafo_adjust_brightness",
+        "trafo_adjust_gamma",
+        "trafo_adjust_hue",
+        "trafo_adjust_saturation",
+        "augment_crop",
+        "augment_center_crop",
+        "augment_random_crop",
+        "augment_resized_crop",
+        "augment_random_resized_crop",
+        "augment_random_affine",
+        "augment_rotate",
+        "augment_random_choice",
+        "augment_random_order",
+    )
 }

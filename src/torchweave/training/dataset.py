@@ -67,6 +67,13 @@ class TaskDataset(torch.utils.data.Dataset[Batch]):
         # batch is a tensor index: no pandas work inside the training loop.
         self.frames: dict[str, Any] = {}
         self.cached: dict[str, torch.Tensor] = {}
+        # Batchgetters that take a per-batch cache (lazy tensors): columns over one
+        # dataset then read it once per batch.
+        self.cache_takers = {
+            name
+            for name, token in self.tokens.items()
+            if getattr(token.batchgetter, "takes_cache", False)
+        }
         for name, token in self.tokens.items():
             frame = task.data(cols=token.feature_names(task))
             if token.cacheable:
@@ -84,9 +91,14 @@ class TaskDataset(torch.utils.data.Dataset[Batch]):
         idx = np.asarray(indices, dtype=np.int64)
         index = torch.from_numpy(idx)
         x = {}
+        cache: dict[Any, Any] | None = {} if self.cache_takers else None
         for name in self.tokens:
             if name in self.cached:
                 x[name] = self.cached[name].index_select(0, index)
+            elif name in self.cache_takers:
+                x[name] = self.tokens[name].batchgetter(  # type: ignore[call-arg]
+                    self.frames[name].iloc[idx], cache=cache
+                )
             else:
                 x[name] = self.tokens[name](self.frames[name].iloc[idx])
         batch: Batch = {"x": x, "index": index}

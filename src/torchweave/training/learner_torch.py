@@ -463,6 +463,10 @@ class LearnerTorch(Learner):
     def _prepare_data(
         self, task: Task, pv: dict[str, Any], device: torch.device, train: bool
     ) -> TaskDataset | TensorDataset:
+        if train and "lazy_tensor" in task.feature_types.values():
+            from torchweave.lazy.checks import check_lazy_training
+
+            check_lazy_training(task, pv, self.id)
         dataset: TaskDataset | TensorDataset = self._dataset(task, pv)
         preload = pv.get("tensor_dataset", False)
         if preload is not False:

@@ -61,7 +61,7 @@ class LearnerTorchModel(LearnerTorch):
         loss: Any = None,
         callbacks: Any = (),
         id: str | None = None,
-        feature_types: Sequence[str] = ALL_FEATURE_TYPES,
+        feature_types: Sequence[str] = (*ALL_FEATURE_TYPES, "lazy_tensor"),
     ) -> None:
         super().__init__(
             id or f"{task_type}.torch_model",

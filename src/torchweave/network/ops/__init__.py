@@ -143,6 +143,11 @@ from torchweave.network.ops.torch_ingress import (
 from torchweave.network.ops.torch_ingress_categ import (
     PipeOpTorchIngressCategorical,
 )
+from torchweave.network.ops.torch_ingress_ltnsr import (
+    PipeOpTorchIngressLazyTensor,
+    batchgetter_lazy_tensor,
+    ingress_ltnsr,
+)
 from torchweave.network.ops.torch_ingress_num import (
     PipeOpTorchIngressNumeric,
 )
@@ -194,6 +199,7 @@ __all__ = [
     "PipeOpTorchIdentity",
     "PipeOpTorchIngress",
     "PipeOpTorchIngressCategorical",
+    "PipeOpTorchIngressLazyTensor",
     "PipeOpTorchIngressNumeric",
     "PipeOpTorchLayerNorm",
     "PipeOpTorchLeakyReLU",
@@ -235,9 +241,11 @@ __all__ = [
     "TokenizerCateg",
     "TokenizerNum",
     "Unsqueeze",
+    "batchgetter_lazy_tensor",
     "broadcast_shapes",
     "cat_shapes",
     "categ_cardinalities",
+    "ingress_ltnsr",
     "output_dim_for",
     "reshape_output_shape",
 ]
