@@ -155,12 +155,14 @@ class Registry(Generic[T]):
 
 
 tasks: Registry[Any] = Registry("task")
+tasks.add_lazy_module("torchweave.lazy.tasks")
 learners: Registry[Any] = Registry("learner")
 measures: Registry[Any] = Registry("measure")
 resamplings: Registry[Any] = Registry("resampling")
 pipeops: Registry[Any] = Registry("pipeop")
 pipeops.add_lazy_module("torchweave.network")
 pipeops.add_lazy_module("torchweave.training")
+pipeops.add_lazy_module("torchweave.lazy")
 learners.add_lazy_module("torchweave.training")
 # The torch training layer registers its losses, optimizers and callbacks when first asked.
 losses: Registry[Any] = Registry("loss", "losses")
