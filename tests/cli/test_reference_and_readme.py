@@ -21,14 +21,17 @@ def _python_blocks(text: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
 
 
-def test_readme_quick_start_runs_as_written(capsys):
+def test_readme_quick_start_runs_as_written(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the examples write files (the learning curves)
     blocks = _python_blocks((ROOT / "README.md").read_text(encoding="utf-8"))
     assert blocks, "the README has no python example"
     namespace: dict[str, object] = {}
     for block in blocks:
         exec(compile(block, "README.md", "exec"), namespace)
-    out = capsys.readouterr().out
-    assert "classif.acc" in out
+    captured = capsys.readouterr()
+    assert "classif.acc" in captured.out
+    assert "Finished training for 40 epochs" in captured.err  # the forced progress bar
+    assert (tmp_path / "learning_curves.png").stat().st_size > 0
 
 
 @pytest.mark.parametrize("doc", sorted(p.name for p in (ROOT / "docs").glob("*.md")))

@@ -229,3 +229,12 @@ def test_pickle_and_copies_keep_the_descriptor():
     frame = pd.DataFrame({"img": x, "y": [1.0, 2.0]})
     task = pickle.loads(pickle.dumps(tw.TaskRegr(frame, target="y")))
     assert task.feature_types == {"img": "lazy_tensor"}
+
+
+def test_a_read_only_numpy_array_is_copied_without_a_warning():
+    frame = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]})
+    values = frame.to_numpy(dtype=np.float32)
+    values.setflags(write=False)
+    lt = as_lazy_tensor(values)
+    torch.testing.assert_close(materialize(lt, rbind=True), torch.tensor([[1.0, 3.0], [2.0, 4.0]]))
+    assert not values.flags.writeable  # the caller's array is left as it was

@@ -443,7 +443,9 @@ def as_lazy_tensor(
     if isinstance(x, np.ndarray):
         if x.dtype == np.float64:
             x = x.astype(np.float32)
-        x = torch.from_numpy(np.ascontiguousarray(x))
+        if not (x.flags.writeable and x.flags.c_contiguous):
+            x = np.array(x, order="C", copy=True)  # torch shares memory: it must be writable
+        x = torch.from_numpy(x)
     if isinstance(x, torch.Tensor):
         if x.dim() == 0:
             raise InvalidParameterError(
