@@ -11,8 +11,9 @@ from typing import Any, ClassVar
 import torch
 
 import torchweave
+from torchweave.callbacks._params import p_path
 from torchweave.errors import InvalidParameterError, InvalidTypeError
-from torchweave.params.param import p_fct, p_int, p_uty
+from torchweave.params.param import p_fct, p_int
 from torchweave.params.param_set import ParamSet
 from torchweave.registry import callbacks
 from torchweave.training.callback_set import CallbackSet
@@ -38,12 +39,6 @@ def rng_states(ctx: Any) -> dict[str, Any]:
     if ctx.device.type == "cuda":
         states["cuda"] = torch.cuda.get_rng_state(ctx.device)
     return states
-
-
-def _check_path(x: Any) -> str | None:
-    if isinstance(x, str | os.PathLike) or callable(x):
-        return None
-    return "a path (str or os.PathLike) or a function returning one"
 
 
 class CallbackSetCheckpoint(CallbackSet):
@@ -185,7 +180,9 @@ class CallbackSetCheckpoint(CallbackSet):
 def _checkpoint() -> TorchCallback:
     """Checkpoint: save network, optimizer and run state every ``freq`` epochs."""
     param_set = ParamSet(
-        path=p_uty(custom_check=_check_path, tags={"train", "required"}),
+        path=p_path(
+            "the checkpoint folder (new, empty, or holding checkpoints)", allow_function=True
+        ),
         freq=p_int(1, tags={"train", "required"}),
         freq_type=p_fct(["epoch", "step"], default="epoch", tags={"train"}),
     )

@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from torchweave.callbacks._params import p_path
 from torchweave.errors import InvalidParameterError
-from torchweave.params.param import p_uty
 from torchweave.params.param_set import ParamSet
 from torchweave.registry import callbacks
 from torchweave.training.callback_set import CallbackSet
@@ -103,20 +103,9 @@ def _cell(value: Any) -> str:
     return repr(float(value))
 
 
-def _check_path(x: Any) -> str | None:
-    return None if isinstance(x, str | os.PathLike) and str(x) else "a path (str or os.PathLike)"
-
-
 def _csv() -> TorchCallback:
     """CSV: the history appended to a file after each evaluated epoch."""
-    ps = ParamSet(
-        path=p_uty(
-            custom_check=_check_path,
-            expected="a path (str or os.PathLike)",
-            tags={"train", "required"},
-            description="the CSV file to append to",
-        )
-    )
+    ps = ParamSet(path=p_path("the CSV file to append to"))
     return TorchCallback(CallbackSetCSV, id="csv", param_set=ps, label="CSV logger")
 
 

@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from torchweave.callbacks._params import p_path
 from torchweave.errors import InvalidParameterError, MissingDependencyError
-from torchweave.params.param import p_lgl, p_uty
+from torchweave.params.param import p_lgl
 from torchweave.params.param_set import ParamSet
 from torchweave.registry import callbacks
 from torchweave.training.callback_set import CallbackSet
@@ -109,19 +110,10 @@ class CallbackSetTB(CallbackSet):
             self.writer = None
 
 
-def _check_path(x: Any) -> str | None:
-    return None if isinstance(x, str | os.PathLike) and str(x) else "a path (str or os.PathLike)"
-
-
 def _tb() -> TorchCallback:
     """TensorBoard: scores per epoch and, optionally, the loss per batch."""
     ps = ParamSet(
-        path=p_uty(
-            custom_check=_check_path,
-            expected="a path (str or os.PathLike)",
-            tags={"train", "required"},
-            description="log directory (new, empty, or holding only event files)",
-        ),
+        path=p_path("log directory (new, empty, or holding only event files)"),
         log_train_loss=p_lgl(
             default=False, tags="train", description="also log the training loss of every batch"
         ),

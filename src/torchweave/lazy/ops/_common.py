@@ -13,11 +13,25 @@ from collections.abc import Callable
 from typing import Any
 
 from torchweave.lazy import transforms as tf
+from torchweave.lazy.preproc import PipeOpTaskPreprocTorch, pipeop_preproc_torch
 from torchweave.params.param import ParamUty, p_fct, p_lgl, p_uty
+from torchweave.params.param_set import ParamSet
+from torchweave.registry import pipeops
 
-__all__ = ["document", "p_check", "p_interpolation", "p_padding_mode", "p_size"]
+__all__ = [
+    "REQUIRED",
+    "document",
+    "p_check",
+    "p_interpolation",
+    "p_padding_mode",
+    "p_size",
+    "preproc_op",
+]
 
-_REQUIRED = frozenset({"train", "required"})
+#: The tags of a required train parameter.
+REQUIRED = frozenset({"train", "required"})
+_REQUIRED = REQUIRED
+_INTRO = ">>> import torchweave as tw\n>>> import torchweave.lazy\n"
 
 
 def p_check(
@@ -133,3 +147,43 @@ def document(cls: type, fn: Callable[..., Any], key: str, example: str) -> None:
         example.strip("\n"),
     ]
     cls.__doc__ = "\n".join(lines) + "\n"
+
+
+def preproc_op(
+    key: str,
+    fn: Callable[..., Any],
+    param_set: ParamSet | None = None,
+    random: bool = False,
+    example: str = "",
+) -> type[PipeOpTaskPreprocTorch]:
+    """Make, document and register the operator ``key`` around a transformation.
+
+    Parameters
+    ----------
+    key : str
+        Registry key and default id (``trafo_*`` or ``augment_*``).
+    fn : callable
+        The function in :mod:`torchweave.lazy.transforms`; its shape rule is
+        ``<name>_shape`` in the same module.
+    param_set : ParamSet, optional
+        The operator's parameters (default: none).
+    random : bool, default False
+        Whether ``fn`` draws random numbers (a preloaded dataset would freeze them).
+    example : str
+        Doctest lines for the class docstring (after the imports).
+
+    Returns
+    -------
+    type
+        The operator class, registered in ``tw.registry.pipeops``.
+    """
+    cls = pipeop_preproc_torch(
+        key,
+        fn,
+        shapes_out=getattr(tf, f"{fn.__name__}_shape"),
+        param_set=param_set if param_set is not None else ParamSet(),
+        random=random,
+    )
+    document(cls, fn, key, _INTRO + example)
+    pipeops.register(key, cls)
+    return cls

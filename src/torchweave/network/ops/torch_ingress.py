@@ -91,7 +91,10 @@ class PipeOpTorchIngress(PipeOp):
                 f"'{task.id}', but {quote_list(list(missing))} have some. Impute them first, "
                 'e.g. with po("imputemedian") or po("imputemode").'
             )
-        token = self._token(task)
+        return self._model_descriptor(task, self._token(task))
+
+    def _model_descriptor(self, task: Task, token: TorchIngressToken) -> list[Any]:
+        """The ModelDescriptor of a one-operator graph whose input is ``token``."""
         graph = Graph().add_pipeop(PipeOpNOP(id=self.id), clone=False)
         self.state = {"shape": token.shape}
         md = ModelDescriptor(

@@ -225,21 +225,5 @@ class PipeOpTorchIngressLazyTensor(PipeOpTorchIngress):
             )
         return self._model_descriptor(task, token)
 
-    def _model_descriptor(self, task: Task, token: TorchIngressToken) -> list[Any]:
-        from torchweave.network.model_descriptor import ModelDescriptor
-        from torchweave.pipelines.graph import Graph
-        from torchweave.pipelines.ops.nop import PipeOpNOP
-
-        graph = Graph().add_pipeop(PipeOpNOP(id=self.id), clone=False)
-        self.state = {"shape": token.shape}
-        md = ModelDescriptor(
-            graph=graph,
-            ingress={f"{self.id}.input": token},
-            task=task,
-            pointer=(self.id, "output"),
-            pointer_shape=token.shape,
-        )
-        return [md]
-
 
 pipeops.register("torch_ingress_ltnsr", PipeOpTorchIngressLazyTensor)
