@@ -223,3 +223,19 @@ def test_digits_conv_net_done_when():
     learner = tw.as_learner(graph)
     rr = tw.resample(task, learner, tw.rsmp("holdout", ratio=0.7, random_state=1))
     assert rr.aggregate(tw.msr("classif.acc"))["classif.acc"] >= 0.9
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("tensor_dataset", [False, "device"])
+def test_lazy_column_trains_on_cuda_and_predicts_on_the_cpu_after_pickling(tensor_dataset):
+    task = image_task()
+    graph = conv_graph(PipeOpPreprocTorchTrafoNorm(), device="cuda", tensor_dataset=tensor_dataset)
+    learner = tw.as_learner(graph).train(task, row_ids=TRAIN)
+    network = learner.graph.pipeops["torch_model_classif"].state.model.network
+    assert all(p.device.type == "cuda" for p in network.parameters())
+    pred = learner.predict(task, row_ids=TEST)
+    assert pred.score(tw.msr("classif.acc"))["classif.acc"] >= 0.9
+    restored = pickle.loads(pickle.dumps(learner))
+    restored.graph.pipeops["torch_model_classif"].state.param_set.set_values(device="cpu")
+    assert list(restored.predict(task, row_ids=TEST).response) == list(pred.response)

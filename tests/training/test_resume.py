@@ -254,3 +254,15 @@ def test_a_graph_learner_resumes_through_its_flat_parameters(tmp_path):
     np.testing.assert_array_equal(
         np.asarray(resumed.predict(task).response), np.asarray(in_one_go.predict(task).response)
     )
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_resuming_on_cuda_equals_one_go(tmp_path):
+    task = tw.tsk("iris")
+    learner(tmp_path, epochs=2, device="cuda").train(task)
+    state = torch.load(tmp_path / "state2.pt", weights_only=True)
+    assert "cuda" in state["rng"]
+    resumed = learner(tmp_path, epochs=4, device="cuda", resume=True).train(task)
+    in_one_go = learner(tmp_path / "one", epochs=4, device="cuda").train(task)
+    assert_same_weights(resumed.model.network, in_one_go.model.network)
