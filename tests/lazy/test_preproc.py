@@ -84,7 +84,7 @@ def test_factory_makes_a_named_class_with_inferred_parameters():
     assert inferred.param_set.values["stages"] == "predict"
     required = pipeop_preproc_torch("trafo_req", lambda x, k: x * k)()
     assert "required" in required.param_set.params["k"].tags
-    with pytest.raises(InvalidParameterError, match="'stages_init' must be"):
+    with pytest.raises(InvalidParameterError, match="'stages_init' of PipeOp 'custom' must be"):
         pipeop_preproc_torch("custom", crop_last)
     with pytest.raises(InvalidParameterError, match="'shapes_out' must be"):
         pipeop_preproc_torch("trafo_x", crop_last, shapes_out="guess")

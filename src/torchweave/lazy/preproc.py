@@ -92,6 +92,20 @@ def _infer_param_set(fn: Callable[..., Any]) -> ParamSet:
     return ps
 
 
+def _check_definition(id: str, fn: Any, shapes_out: Any, stages_init: str | None) -> str:
+    """Check ``fn``, ``shapes_out`` and ``stages_init`` of operator ``id``; the stages."""
+    if not callable(fn):
+        raise InvalidTypeError(f"'fn' must be callable. Got {type(fn).__name__} instead.")
+    _check_shapes_out(shapes_out)
+    stages = stages_init if stages_init is not None else _default_stages(id)
+    if stages not in STAGES:
+        raise InvalidParameterError(
+            f"'stages_init' of PipeOp '{id}' must be 'train', 'predict' or 'both' (it can only "
+            f"be left out for ids starting with 'trafo_' or 'augment_'). Got {stages!r} instead."
+        )
+    return stages
+
+
 def _check_shapes_out(shapes_out: Any) -> None:
     if shapes_out is None or shapes_out == "infer" or callable(shapes_out):
         return
@@ -182,16 +196,7 @@ class PipeOpTaskPreprocTorch(PipeOpTaskPreproc):
         tags: Sequence[str] = (),
         packages: Sequence[str] = (),
     ) -> None:
-        if not callable(fn):
-            raise InvalidTypeError(f"'fn' must be callable. Got {type(fn).__name__} instead.")
-        _check_shapes_out(shapes_out)
-        stages_init = stages_init if stages_init is not None else _default_stages(id)
-        if stages_init not in STAGES:
-            raise InvalidParameterError(
-                f"'stages_init' of PipeOp '{id}' must be 'train', 'predict' or 'both' (it can "
-                f"only be left out for ids starting with 'trafo_' or 'augment_'). Got "
-                f"{stages_init!r} instead."
-            )
+        stages_init = _check_definition(id, fn, shapes_out, stages_init)
         ps = param_set.clone() if param_set is not None else _infer_param_set(fn)
         for reserved in ("stages", "affect_columns"):
             if reserved in ps:
@@ -456,15 +461,7 @@ def pipeop_preproc_torch(
     """
     if not isinstance(id, str) or not id:
         raise InvalidParameterError(f"'id' must be a non-empty string. Got {id!r} instead.")
-    if not callable(fn):
-        raise InvalidTypeError(f"'fn' must be callable. Got {type(fn).__name__} instead.")
-    _check_shapes_out(shapes_out)
-    stages_init = stages_init if stages_init is not None else _default_stages(id)
-    if stages_init not in STAGES:
-        raise InvalidParameterError(
-            f"'stages_init' must be 'train', 'predict' or 'both' for '{id}' (it can only be left "
-            f"out for ids starting with 'trafo_' or 'augment_'). Got {stages_init!r} instead."
-        )
+    stages_init = _check_definition(id, fn, shapes_out, stages_init)
     ps = param_set.clone() if param_set is not None else _infer_param_set(fn)
     caller = sys._getframe(1).f_globals.get("__name__", __name__)
     spec = _ClassSpec(
