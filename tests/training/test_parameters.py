@@ -1061,6 +1061,38 @@ def test_worker_packages_are_imported_in_the_workers(tmp_path):
     assert module not in sys.modules  # imported in the worker only
 
 
+@pytest.mark.parametrize(("persistent", "starts"), [(False, 3), (True, 1)])
+def test_persistent_workers_start_once_per_training(tmp_path, persistent, starts):
+    net = _dropout_net()
+    learner = iris_learner(
+        network=net,
+        num_workers=1,
+        persistent_workers=persistent,
+        epochs=3,
+        batch_size=75,
+        worker_init_fn=functools.partial(write_worker_info, str(tmp_path)),
+    )
+    learner.train(tw.tsk("iris"))
+    assert len(_worker_files(tmp_path)) == starts  # one file per worker process
+    # Reproducible under the seed. Persistent workers draw their base seed once, so the
+    # shuffles differ from those of workers started every epoch.
+    reference = iris_learner(
+        network=net, num_workers=1, persistent_workers=persistent, epochs=3, batch_size=75
+    ).train(tw.tsk("iris"))
+    np.testing.assert_allclose(
+        learner.predict(tw.tsk("iris")).prob.to_numpy(),
+        reference.predict(tw.tsk("iris")).prob.to_numpy(),
+        atol=1e-6,
+    )
+
+
+def test_persistent_workers_need_workers():
+    with pytest.raises(
+        InvalidParameterError, match=r"persistent_workers=True .* needs num_workers > 0"
+    ):
+        iris_learner(persistent_workers=True, epochs=1).train(tw.tsk("iris"))
+
+
 def test_worker_parameters_are_checked():
     with pytest.raises(InvalidParameterError, match=r"worker_packages"):
         iris_learner(worker_packages="wave")

@@ -420,7 +420,14 @@ class LearnerTorch(Learner):
         generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, ()).item()))
         plain = not any(
             pv.get(k)
-            for k in ("num_workers", "collate_fn", "pin_memory", "worker_init_fn", "timeout")
+            for k in (
+                "num_workers",
+                "collate_fn",
+                "pin_memory",
+                "worker_init_fn",
+                "timeout",
+                "persistent_workers",
+            )
         )
         if (
             isinstance(dataset, TensorDataset)
@@ -441,6 +448,14 @@ class LearnerTorch(Learner):
             "pin_memory": pv.get("pin_memory", False),
             "timeout": pv.get("timeout", 0.0),
         }
+        if pv.get("persistent_workers"):
+            if kwargs["num_workers"] == 0:
+                raise InvalidParameterError(
+                    f"Learner '{self.id}': persistent_workers=True keeps DataLoader worker "
+                    "processes alive between epochs, so it needs num_workers > 0. Got "
+                    "num_workers=0."
+                )
+            kwargs["persistent_workers"] = True
         if kwargs["num_workers"] > 0:
             kwargs["worker_init_fn"] = _WorkerInit(
                 pv.get("worker_init_fn"), pv.get("worker_globals"), pv.get("worker_packages")

@@ -70,6 +70,7 @@ def paramset_torchlearner(task_type: str) -> ParamSet:
         sampler=p_uty(custom_check=_check_callable_or_none, tags=train),
         batch_sampler=p_uty(custom_check=_check_callable_or_none, tags=train),
         num_workers=p_int(0, default=0, tags=both),
+        persistent_workers=p_lgl(default=False, tags=both),
         collate_fn=p_uty(custom_check=_check_callable_or_none, default=None, tags=both),
         pin_memory=p_lgl(default=False, tags=both),
         drop_last=p_lgl(default=False, tags=train),
