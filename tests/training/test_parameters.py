@@ -46,11 +46,13 @@ class CallbackSetProbe(tw.CallbackSet):
     def on_batch_begin(self) -> None:
         batch = self.ctx.batch
         self.rec["batches"].append((self.ctx.epoch, batch["index"].tolist()))
+        self.rec["index_type"] = type(batch["index"])
         self.rec["x_device"] = next(iter(batch["x"].values())).device
         self.rec["y_first"] = batch["y"][:1].clone()
 
     def on_batch_valid_begin(self) -> None:
         self.rec["valid_batches"].append(len(self.ctx.batch["index"]))
+        self.rec["valid_index_type"] = type(self.ctx.batch["index"])
 
     def on_valid_end(self) -> None:
         self.rec["weights"][self.ctx.epoch] = _weights(self.ctx.network)
@@ -988,8 +990,25 @@ def test_num_workers_loads_in_worker_processes_with_the_same_result():
     assert probe(workers)["loader"].num_workers == 1
     assert probe(in_process)["loader"].num_workers == 0
     assert probe(workers)["batches"] == probe(in_process)["batches"]
+    assert probe(workers)["index_type"] is torch.Tensor  # also when it came from a worker
     assert_same_weights(in_process.model.network, workers.model.network)
     pd.testing.assert_frame_equal(in_process.predict(task).prob, workers.predict(task).prob)
+
+
+def test_validation_batches_from_workers_have_tensor_positions():
+    task = tw.tsk("iris")
+    task.internal_valid_task = task.row_ids[::5]
+    learner = iris_learner(
+        num_workers=1,
+        epochs=1,
+        batch_size=60,
+        validate="predefined",
+        measures_valid="classif.acc",
+    ).train(task)
+    rec = probe(learner)
+    assert rec["valid_batches"] == [30]
+    assert rec["valid_index_type"] is torch.Tensor
+    assert 0 <= learner.internal_valid_scores["classif.acc"] <= 1
 
 
 def test_timeout_reaches_the_data_loader():

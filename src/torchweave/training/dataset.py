@@ -101,7 +101,10 @@ class TaskDataset(torch.utils.data.Dataset[Batch]):
                 )
             else:
                 x[name] = self.tokens[name](self.frames[name].iloc[idx])
-        batch: Batch = {"x": x, "index": index}
+        # In a DataLoader worker every tensor travels through its own shared-memory
+        # segment; the positions travel as numpy instead (the loop makes them a tensor).
+        in_worker = torch.utils.data.get_worker_info() is not None
+        batch: Batch = {"x": x, "index": idx if in_worker else index}
         if self.y is not None:
             batch["y"] = self.y.index_select(0, index)
         return batch

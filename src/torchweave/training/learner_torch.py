@@ -670,6 +670,8 @@ class LearnerTorch(Learner):
         for batch in ctx.loader_train:
             ctx.step += 1
             ctx.global_step += 1
+            if not isinstance(batch["index"], torch.Tensor):  # numpy from a worker
+                batch["index"] = torch.from_numpy(batch["index"])
             x, y = batch["x"], batch["y"]
             if not on_cpu:
                 x = {k: v.to(device, non_blocking=True) for k, v in x.items()}
@@ -710,6 +712,8 @@ class LearnerTorch(Learner):
         with torch.no_grad():
             for batch in ctx.loader_valid:
                 ctx.step_valid += 1
+                if not isinstance(batch["index"], torch.Tensor):  # numpy from a worker
+                    batch["index"] = torch.from_numpy(batch["index"])
                 x = {k: v.to(ctx.device) for k, v in batch["x"].items()}
                 ctx.batch = {**batch, "x": x}
                 call("on_batch_valid_begin")
