@@ -47,13 +47,13 @@ def test_the_file_is_a_png(tmp_path):
     from PIL import Image
 
     path = tmp_path / "curves.png"
-    fig = plot_history(HISTORY, file=path)
+    fig = plot_history(HISTORY, path=path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with Image.open(path) as image:
         assert image.format == "PNG"
         assert image.size == tuple(int(v) for v in fig.get_size_inches() * fig.dpi)
     svg = tmp_path / "curves.svg"
-    plot_history(HISTORY, file=str(svg))
+    plot_history(HISTORY, path=str(svg))
     assert svg.read_text().lstrip().startswith("<?xml")
 
 

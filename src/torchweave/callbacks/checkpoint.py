@@ -8,8 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-import torch
-
 import torchweave
 from torchweave.callbacks._params import p_path
 from torchweave.errors import InvalidParameterError, InvalidTypeError
@@ -21,24 +19,14 @@ from torchweave.training.checkpoint_io import (
     complete_checkpoints,
     encode_state,
     foreign_files,
+    rng_states,
     save_atomic,
     write_run,
 )
 from torchweave.training.descriptors import TorchCallback
 from torchweave.utils.text import quote_list
 
-__all__ = ["CallbackSetCheckpoint", "rng_states"]
-
-
-def rng_states(ctx: Any) -> dict[str, Any]:
-    """Torch's random number generator states that the rest of a run draws from."""
-    states: dict[str, Any] = {"torch": torch.get_rng_state()}
-    generator = getattr(ctx.loader_train, "generator", None)
-    if isinstance(generator, torch.Generator):
-        states["loader"] = generator.get_state()
-    if ctx.device.type == "cuda":
-        states["cuda"] = torch.cuda.get_rng_state(ctx.device)
-    return states
+__all__ = ["CallbackSetCheckpoint"]
 
 
 class CallbackSetCheckpoint(CallbackSet):
@@ -66,6 +54,7 @@ class CallbackSetCheckpoint(CallbackSet):
     """
 
     weight: ClassVar[float] = math.inf
+    saves_checkpoints: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -163,7 +163,7 @@ def _measure_ids(history: pd.DataFrame) -> list[str]:
 
 def plot_history(
     history: Any,
-    file: str | os.PathLike[str] | None = None,
+    path: str | os.PathLike[str] | None = None,
     ax: Any = None,
 ) -> Any:
     """Draw the learning curves: training and validation scores of each measure by epoch.
@@ -177,7 +177,7 @@ def plot_history(
         A history as kept in ``learner.model.callbacks["history"]``; a trained torch
         learner (or graph learner) whose model holds one; or the path of a CSV file
         written by ``t_clbk("csv")``.
-    file : str or os.PathLike, optional
+    path : str or os.PathLike, optional
         Also save the figure there; the extension picks the format (``.png``,
         ``.pdf``, ``.svg``, ...).
     ax : matplotlib Axes or sequence of Axes, optional
@@ -247,6 +247,6 @@ def plot_history(
         axes_i.set_xlabel("epoch")
         axes_i.set_ylabel(measure_id)
         axes_i.legend()
-    if file is not None:
-        fig.savefig(os.fspath(file))
+    if path is not None:
+        fig.savefig(os.fspath(path))
     return fig

@@ -8,6 +8,7 @@ that holds them can be saved and inspected.
 
 from __future__ import annotations
 
+import abc
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -25,7 +26,7 @@ __all__ = [
 ]
 
 
-class Select:
+class Select(abc.ABC):
     """Base class of parameter-name selectors: ``select(names) -> selected names``.
 
     Subclasses implement :meth:`_select`, which returns the set of selected names;
@@ -41,8 +42,9 @@ class Select:
     ['0.weight', '2.weight']
     """
 
+    @abc.abstractmethod
     def _select(self, names: list[str]) -> set[str]:
-        raise NotImplementedError  # pragma: no cover - every subclass implements it
+        """The selected names (a set; :meth:`__call__` restores the order)."""
 
     def __call__(self, names: Iterable[str]) -> list[str]:
         """The selected names among ``names``, in their order."""

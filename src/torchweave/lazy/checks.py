@@ -9,16 +9,9 @@ from typing import Any
 from torchweave.data.task import Task
 from torchweave.errors import ShapeError
 from torchweave.lazy.lazy_tensor import LazyTensorArray
-from torchweave.network.shapes import Shape, shape_to_str
+from torchweave.network.shapes import shape_to_str, shapes_agree
 
-__all__ = ["check_lazy_training", "shapes_agree"]
-
-
-def shapes_agree(a: Shape, b: Shape) -> bool:
-    """Whether two shapes have the same length and agree on every size known in both."""
-    return len(a) == len(b) and all(
-        x is None or y is None or x == y for x, y in zip(a, b, strict=True)
-    )
+__all__ = ["check_lazy_training"]
 
 
 def check_lazy_training(task: Task, param_vals: Mapping[str, Any], learner_id: str) -> None:

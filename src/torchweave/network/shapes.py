@@ -25,6 +25,7 @@ __all__ = [
     "infer_shapes",
     "resolve_dim",
     "shape_to_str",
+    "shapes_agree",
 ]
 
 Shape = tuple[int | None, ...]
@@ -67,6 +68,19 @@ def shape_to_str(shape: Shape | Sequence[Shape] | None) -> str:
     if len(shape) and isinstance(shape[0], tuple | list):
         return "[" + "; ".join(shape_to_str(s) for s in shape) + "]"  # type: ignore[arg-type]
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+
+
+def shapes_agree(a: Shape, b: Shape) -> bool:
+    """Whether two shapes have the same length and agree on every size known in both.
+
+    Examples
+    --------
+    >>> shapes_agree((None, 3, 8), (None, None, 8)), shapes_agree((None, 3), (None, 4))
+    (True, False)
+    """
+    return len(a) == len(b) and all(
+        x is None or y is None or x == y for x, y in zip(a, b, strict=True)
+    )
 
 
 def assert_ndim(

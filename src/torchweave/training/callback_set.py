@@ -110,6 +110,10 @@ class CallbackSet:
         The training context while training runs, else None.
     weight : float
         Order among callbacks at each stage (higher runs later; default 0).
+    saves_checkpoints : bool
+        True for callbacks that write the other callbacks' states to checkpoints
+        (``t_clbk("checkpoint")``): stateful callbacks must end their epochs before
+        them, and ``resume=True`` resumes from their ``path``.
 
     Notes
     -----
@@ -129,6 +133,7 @@ class CallbackSet:
     """
 
     weight: ClassVar[float] = 0.0
+    saves_checkpoints: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -41,6 +41,8 @@ __all__ = [
     "latest_checkpoint",
     "load_checkpoint",
     "read_run",
+    "restore_rng_states",
+    "rng_states",
     "save_atomic",
     "write_run",
 ]
@@ -184,3 +186,25 @@ def read_run(folder: Path) -> dict[str, Any] | None:
         return None
     run: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return run
+
+
+def rng_states(ctx: Any) -> dict[str, Any]:
+    """Torch's random number generator states that the rest of a run draws from."""
+    states: dict[str, Any] = {"torch": torch.get_rng_state()}
+    generator = getattr(ctx.loader_train, "generator", None)
+    if isinstance(generator, torch.Generator):
+        states["loader"] = generator.get_state()
+    if ctx.device.type == "cuda":
+        states["cuda"] = torch.cuda.get_rng_state(ctx.device)
+    return states
+
+
+def restore_rng_states(ctx: Any, states: dict[str, Any]) -> None:
+    """Set the generators of a fresh run to the states :func:`rng_states` saved."""
+    if "torch" in states:
+        torch.set_rng_state(states["torch"])
+    generator = getattr(ctx.loader_train, "generator", None)
+    if "loader" in states and isinstance(generator, torch.Generator):
+        generator.set_state(states["loader"])
+    if "cuda" in states and ctx.device.type == "cuda":
+        torch.cuda.set_rng_state(states["cuda"], ctx.device)

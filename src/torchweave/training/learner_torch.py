@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from torch.utils.data import DataLoader
 
 from torchweave.data.prediction import PredictionClassif, PredictionRegr
 from torchweave.data.task import Task, TaskClassif
@@ -229,6 +230,20 @@ class _WorkerInit:
             setattr(builtins, name, value)
         if self.fn is not None:
             self.fn(worker_id)
+
+
+class _WorkerDataLoader(DataLoader):
+    """A DataLoader over worker processes that turns numpy batch positions into tensors.
+
+    Positions leave a worker as a numpy array (a tensor would need a shared-memory
+    segment of its own per batch); callbacks and scoring get a tensor as always.
+    """
+
+    def __iter__(self) -> Iterator[Any]:  # type: ignore[override]
+        for batch in super().__iter__():
+            if isinstance(batch, dict) and isinstance(batch.get("index"), np.ndarray):
+                batch["index"] = torch.from_numpy(batch["index"])
+            yield batch
 
 
 class LearnerTorch(Learner):
@@ -460,13 +475,13 @@ class LearnerTorch(Learner):
             kwargs["worker_init_fn"] = _WorkerInit(
                 pv.get("worker_init_fn"), pv.get("worker_globals"), pv.get("worker_packages")
             )
+        # Batches from worker processes carry their positions as numpy (see TaskDataset).
+        loader_class = _WorkerDataLoader if kwargs["num_workers"] > 0 else DataLoader
         if batch_sampler is not None:
-            return torch.utils.data.DataLoader(
-                dataset, batch_sampler=batch_sampler(dataset), **kwargs
-            )
+            return loader_class(dataset, batch_sampler=batch_sampler(dataset), **kwargs)
         if sampler is not None:
             kwargs["sampler"] = sampler(dataset)
-        return torch.utils.data.DataLoader(
+        return loader_class(
             dataset,
             batch_size=batch_size,
             shuffle=shuffle,
@@ -670,8 +685,6 @@ class LearnerTorch(Learner):
         for batch in ctx.loader_train:
             ctx.step += 1
             ctx.global_step += 1
-            if not isinstance(batch["index"], torch.Tensor):  # numpy from a worker
-                batch["index"] = torch.from_numpy(batch["index"])
             x, y = batch["x"], batch["y"]
             if not on_cpu:
                 x = {k: v.to(device, non_blocking=True) for k, v in x.items()}
@@ -712,8 +725,6 @@ class LearnerTorch(Learner):
         with torch.no_grad():
             for batch in ctx.loader_valid:
                 ctx.step_valid += 1
-                if not isinstance(batch["index"], torch.Tensor):  # numpy from a worker
-                    batch["index"] = torch.from_numpy(batch["index"])
                 x = {k: v.to(ctx.device) for k, v in batch["x"].items()}
                 ctx.batch = {**batch, "x": x}
                 call("on_batch_valid_begin")
@@ -813,18 +824,14 @@ class LearnerTorch(Learner):
 
 def _check_order_after_checkpoint(ordered: dict[str, CallbackSet]) -> None:
     """A stateful callback that ends an epoch after the checkpoint would miss its save."""
-    from torchweave.callbacks.checkpoint import CallbackSetCheckpoint
-
     ids = list(ordered)
-    first = next(
-        (i for i, cb in enumerate(ordered.values()) if isinstance(cb, CallbackSetCheckpoint)), None
-    )
+    first = next((i for i, cb in enumerate(ordered.values()) if cb.saves_checkpoints), None)
     if first is None:
         return
     late = [
         cb_id
         for cb_id in ids[first + 1 :]
-        if not isinstance(ordered[cb_id], CallbackSetCheckpoint)
+        if not ordered[cb_id].saves_checkpoints
         and type(ordered[cb_id]).state_dict is not CallbackSet.state_dict
         and any(callable(getattr(ordered[cb_id], s, None)) for s in ("on_epoch_end", "on_end"))
     ]

@@ -15,8 +15,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import torch
-
 import torchweave
 from torchweave.errors import InvalidParameterError, TaskError
 from torchweave.training.callback_set import CallbackSet, ContextTorch
@@ -25,6 +23,7 @@ from torchweave.training.checkpoint_io import (
     latest_checkpoint,
     load_checkpoint,
     read_run,
+    restore_rng_states,
 )
 
 __all__ = ["check_resume", "resume_folder", "resume_training"]
@@ -42,7 +41,7 @@ def resume_folder(resume: Any, callbacks: dict[str, CallbackSet], learner_id: st
     if resume is False or resume is None:
         return None
     if resume is True:
-        paths = [getattr(cb, "path") for cb in callbacks.values() if _is_checkpoint(cb)]  # noqa: B009
+        paths = [getattr(cb, "path") for cb in callbacks.values() if cb.saves_checkpoints]  # noqa: B009
         if not paths:
             raise InvalidParameterError(
                 f"Learner '{learner_id}' has resume=True but no checkpoint callback: add "
@@ -50,12 +49,6 @@ def resume_folder(resume: Any, callbacks: dict[str, CallbackSet], learner_id: st
             )
         return Path(paths[0])
     return Path(resume)
-
-
-def _is_checkpoint(cb: CallbackSet) -> bool:
-    from torchweave.callbacks.checkpoint import CallbackSetCheckpoint
-
-    return isinstance(cb, CallbackSetCheckpoint)
 
 
 def resume_training(ctx: ContextTorch, callbacks: dict[str, CallbackSet], folder: Path) -> None:
@@ -94,7 +87,7 @@ def resume_training(ctx: ContextTorch, callbacks: dict[str, CallbackSet], folder
     ctx.epoch = int(state["epoch"])
     ctx.global_step = int(state["global_step"])
     ctx.last_scores_valid = state.get("valid_scores")
-    _restore_rng(ctx, state.get("rng", {}))
+    restore_rng_states(ctx, state.get("rng", {}))
 
 
 def _check_task(ctx: ContextTorch, folder: Path) -> None:
@@ -144,13 +137,3 @@ def _load_callback_states(
                 f"and is a <{type(cb).__name__}> now."
             )
         cb.load_state_dict(cb_state)
-
-
-def _restore_rng(ctx: ContextTorch, rng: dict[str, Any]) -> None:
-    if "torch" in rng:
-        torch.set_rng_state(rng["torch"])
-    generator = getattr(ctx.loader_train, "generator", None)
-    if "loader" in rng and isinstance(generator, torch.Generator):
-        generator.set_state(rng["loader"])
-    if "cuda" in rng and ctx.device.type == "cuda":
-        torch.cuda.set_rng_state(rng["cuda"], ctx.device)

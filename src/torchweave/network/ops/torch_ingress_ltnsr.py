@@ -17,7 +17,7 @@ from torchweave.data.task import Task
 from torchweave.errors import ShapeError, TaskError
 from torchweave.network.ingress_token import TorchIngressToken
 from torchweave.network.ops.torch_ingress import PipeOpTorchIngress
-from torchweave.network.shapes import Shape, as_shape, shape_to_str
+from torchweave.network.shapes import as_shape, shape_to_str, shapes_agree
 from torchweave.params.param import p_uty
 from torchweave.params.param_set import ParamSet
 from torchweave.registry import pipeops
@@ -69,12 +69,6 @@ def _check_name(value: Any) -> str | None:
 
 def _lazy_features(task: Task) -> list[str]:
     return [name for name, t in task.feature_types.items() if t == "lazy_tensor"]
-
-
-def _compatible(given: Shape, known: Shape) -> bool:
-    return len(given) == len(known) and all(
-        a is None or b is None or a == b for a, b in zip(given[1:], known[1:], strict=True)
-    )
 
 
 def ingress_ltnsr(
@@ -139,7 +133,7 @@ def ingress_ltnsr(
         shape = (None, *first.shape[1:])
     else:
         shape = as_shape(shape, f"'shape' of PipeOp '{op_id}'")
-        if known is not None and not _compatible(shape, known):
+        if known is not None and not shapes_agree(shape, known):
             raise ShapeError(
                 f"PipeOp '{op_id}': the 'shape' parameter {shape_to_str(shape)} disagrees with "
                 f"the shape {shape_to_str(known)} of the lazy tensor '{feature_name}'."
