@@ -156,6 +156,12 @@ class TensorDataset(torch.utils.data.Dataset[Batch]):
 class SliceLoader:
     """Batches of a :class:`TensorDataset` as slices of (shuffled) row positions.
 
+    With ``shuffle``, the rows are gathered in permuted order once per chunk of
+    ``chunk_bytes`` (the whole epoch for data up to that size) and each batch is a
+    view into the gathered chunk: one ``index_select`` per tensor and chunk instead of
+    one per batch. This is what a hand-written loop over pre-built tensors does, and it
+    bounds the extra memory to one chunk.
+
     Parameters
     ----------
     dataset : TensorDataset
@@ -168,6 +174,8 @@ class SliceLoader:
         Drop a last incomplete batch.
     generator : torch.Generator, optional
         Source of the permutations (default: torch's global RNG).
+    chunk_bytes : int, default 64 MiB
+        Most bytes of rows gathered at once when shuffling (at least one batch).
     """
 
     def __init__(
@@ -177,45 +185,62 @@ class SliceLoader:
         shuffle: bool,
         drop_last: bool,
         generator: torch.Generator | None = None,
+        chunk_bytes: int = 2**26,
     ) -> None:
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.generator = generator
+        self.chunk_bytes = chunk_bytes
 
     def __len__(self) -> int:
         n = self.dataset.n
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
+    def _chunk_rows(self) -> int:
+        """Rows gathered at once: a multiple of the batch size, at most ``chunk_bytes``."""
+        data = self.dataset
+        tensors = [*data.x.values(), *([] if data.y is None else [data.y])]
+        row_bytes = sum(t[:1].numel() * t.element_size() for t in tensors) or 1
+        return max(1, self.chunk_bytes // (row_bytes * self.batch_size)) * self.batch_size
+
     def __iter__(self) -> Iterator[Batch]:
         data, n, bs = self.dataset, self.dataset.n, self.batch_size
         x, y = data.x, data.y
         device = next(iter(x.values())).device
-        order = None
+        end = len(self) * bs if self.drop_last else n
         if self.generator is not None:
             # Draw what torch's DataLoader draws per epoch (its worker base seed), so that
             # preloaded and lazily loaded data see the same permutations under one seed.
             torch.empty((), dtype=torch.int64).random_(generator=self.generator)
-        if self.shuffle:
-            order = torch.randperm(n, generator=self.generator).to(device)
-            if self.generator is not None:
-                # torch's RandomSampler draws a second (empty-sliced) permutation per epoch.
-                torch.randperm(n, generator=self.generator)
-        for b in range(len(self)):
-            if order is None:
-                idx = torch.arange(b * bs, min(n, (b + 1) * bs), device=device)
-                rows = slice(b * bs, (b + 1) * bs)
-                batch: Batch = {"x": {k: v[rows] for k, v in x.items()}, "index": idx}
+        if not self.shuffle:
+            for start in range(0, end, bs):
+                rows = slice(start, min(end, start + bs))
+                batch: Batch = {
+                    "x": {k: v[rows] for k, v in x.items()},
+                    "index": torch.arange(rows.start, rows.stop, device=device),
+                }
                 if y is not None:
                     batch["y"] = y[rows]
-            else:
-                # index_select gathers rows faster than advanced indexing (v[idx]).
-                idx = order[b * bs : (b + 1) * bs]
-                batch = {"x": {k: v.index_select(0, idx) for k, v in x.items()}, "index": idx}
-                if y is not None:
-                    batch["y"] = y.index_select(0, idx)
-            yield batch
+                yield batch
+            return
+        order = torch.randperm(n, generator=self.generator).to(device)
+        if self.generator is not None:
+            # torch's RandomSampler draws a second (empty-sliced) permutation per epoch.
+            torch.randperm(n, generator=self.generator)
+        chunk = self._chunk_rows()
+        for first in range(0, end, chunk):
+            positions = order[first : min(end, first + chunk)]
+            # index_select gathers rows faster than advanced indexing (v[idx]).
+            xs = {k: v.index_select(0, positions) for k, v in x.items()}
+            ys = None if y is None else y.index_select(0, positions)
+            for start in range(0, len(positions), bs):
+                rows = slice(start, start + bs)
+                batch = {"x": {k: v[rows] for k, v in xs.items()}, "index": positions[rows]}
+                if ys is not None:
+                    batch["y"] = ys[rows]
+                yield batch
 
 
 def identity_collate(batch: Batch) -> Batch:
