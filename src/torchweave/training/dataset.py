@@ -215,15 +215,12 @@ class SliceLoader:
             # preloaded and lazily loaded data see the same permutations under one seed.
             torch.empty((), dtype=torch.int64).random_(generator=self.generator)
         if not self.shuffle:
-            for start in range(0, end, bs):
-                rows = slice(start, min(end, start + bs))
-                batch: Batch = {
-                    "x": {k: v[rows] for k, v in x.items()},
-                    "index": torch.arange(rows.start, rows.stop, device=device),
-                }
-                if y is not None:
-                    batch["y"] = y[rows]
-                yield batch
+            yield from _split_batches(
+                {k: v[:end] for k, v in x.items()},
+                None if y is None else y[:end],
+                torch.arange(end, device=device),
+                bs,
+            )
             return
         order = torch.randperm(n, generator=self.generator).to(device)
         if self.generator is not None:
@@ -233,14 +230,26 @@ class SliceLoader:
         for first in range(0, end, chunk):
             positions = order[first : min(end, first + chunk)]
             # index_select gathers rows faster than advanced indexing (v[idx]).
-            xs = {k: v.index_select(0, positions) for k, v in x.items()}
-            ys = None if y is None else y.index_select(0, positions)
-            for start in range(0, len(positions), bs):
-                rows = slice(start, start + bs)
-                batch = {"x": {k: v[rows] for k, v in xs.items()}, "index": positions[rows]}
-                if ys is not None:
-                    batch["y"] = ys[rows]
-                yield batch
+            yield from _split_batches(
+                {k: v.index_select(0, positions) for k, v in x.items()},
+                None if y is None else y.index_select(0, positions),
+                positions,
+                bs,
+            )
+
+
+def _split_batches(
+    x: dict[str, torch.Tensor], y: torch.Tensor | None, index: torch.Tensor, batch_size: int
+) -> Iterator[Batch]:
+    """Batches as views of ``x``, ``y`` and ``index`` (``split`` makes all views at once)."""
+    names = list(x)
+    xs = [v.split(batch_size) for v in x.values()]
+    ys = y.split(batch_size) if y is not None else None
+    for i, idx in enumerate(index.split(batch_size)):
+        batch: Batch = {"x": {k: v[i] for k, v in zip(names, xs, strict=True)}, "index": idx}
+        if ys is not None:
+            batch["y"] = ys[i]
+        yield batch
 
 
 def identity_collate(batch: Batch) -> Batch:
