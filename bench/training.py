@@ -80,11 +80,26 @@ from pathlib import Path
 from typing import Any
 
 SEED = 1
-REPEATS = 5
-#: Seconds of each epoch of the latest fit, appended by every competitor's own loop.
-EPOCH_SECONDS: list[float] = []
+REPEATS = 2
 PREDICT_BATCH = 1024
-PREDICT_REPEATS = 5
+PREDICT_REPEATS = 11
+#: Seconds of each epoch of the latest fit, passed by every competitor's own loop to
+#: :func:`epoch_done`; with a pace-maker, the seconds of the (a) epoch run after each.
+EPOCH_SECONDS: list[float] = []
+REFERENCE_SECONDS: list[float] = []
+_PACEMAKER: list[Any] = []
+
+
+def epoch_done(seconds: float) -> None:
+    """Called by each competitor at the end of each epoch with the epoch's seconds.
+
+    While a pace-maker (a :class:`SlicingLoop`) is set, it then trains one epoch of
+    (a) and records its seconds, so that every timed epoch has a reference epoch
+    measured right after it, under the same machine conditions.
+    """
+    EPOCH_SECONDS.append(seconds)
+    if _PACEMAKER:
+        REFERENCE_SECONDS.append(_PACEMAKER[0].epoch())
 
 
 @dataclass(frozen=True)
@@ -98,7 +113,7 @@ class Setting:
     optimizer: str
     layers: int
     width: int
-    epochs: tuple[int, int] = (1, 2)
+    epochs: int = 2
     lr: float = 1e-4
 
     @property
@@ -106,39 +121,42 @@ class Setting:
         return math.ceil(self.n / self.batch_size)
 
 
-def _paper(optimizer: str, layers: int, width: int, epochs: tuple[int, int]) -> Setting:
+def _paper(optimizer: str, layers: int, width: int, epochs: int) -> Setting:
     shape = "0 hidden" if layers == 0 else f"{layers}x{width}"
     return Setting(f"{optimizer}, {shape}", 2000, 1000, 32, optimizer, layers, width, epochs)
 
 
-# (E1, E2) per setting: more epochs where an epoch is cheap, to keep the difference
-# well above timer noise; about 0.04 s (0 hidden) to 1.2 s (16x400) per epoch on CPU.
+# Epochs per fit: more where an epoch is cheap (about 13 ms for 0 hidden, 1.2 s for
+# 16x400 and 1.4 s for the large setting on this CPU), so that every setting gets
+# enough paired epochs; the first epoch of a fit is not timed.
 PAPER_SETTINGS = [
     _paper(opt, layers, width, epochs)
     for opt in ("sgd", "adamw")
     for layers, width, epochs in [
-        (0, 100, (1, 6)),
-        (4, 100, (1, 4)),
-        (4, 400, (1, 3)),
-        (16, 100, (1, 3)),
-        (16, 400, (1, 3)),
+        (0, 100, 26),
+        (4, 100, 11),
+        (4, 400, 5),
+        (16, 100, 6),
+        (16, 400, 4),
     ]
 ]
 LARGE_SETTING = Setting(
-    "large: n=100k, p=50, 3x256, adamw", 100_000, 50, 256, "adamw", 3, 256, epochs=(1, 3)
+    "large: n=100k, p=50, 3x256, adamw", 100_000, 50, 256, "adamw", 3, 256, epochs=4
 )
 SETTINGS = [*PAPER_SETTINGS, LARGE_SETTING]
 MEMORY_SETTING = LARGE_SETTING
 PREDICT_SETTING = LARGE_SETTING
 CALLS_SETTING = Setting("near-empty: p=10, sgd", 2000, 10, 32, "sgd", 0, 1)
-WARMUP_SETTING = Setting("warm-up", 64, 10, 32, "sgd", 1, 8)
+WARMUP_SETTING = Setting("warm-up", 64, 10, 32, "sgd", 1, 8, epochs=1)
 
 
 def _quick_settings() -> dict[str, Any]:
-    large = dataclasses.replace(LARGE_SETTING, name="large: n=10k, p=50, 3x256, adamw", n=10_000)
+    large = dataclasses.replace(
+        LARGE_SETTING, name="large: n=10k, p=50, 3x256, adamw", n=10_000, epochs=3
+    )
     return {
         "repeats": 1,
-        "settings": [PAPER_SETTINGS[0], PAPER_SETTINGS[6], large],
+        "settings": [dataclasses.replace(PAPER_SETTINGS[0], epochs=8), PAPER_SETTINGS[6], large],
         "memory": large,
         "predict": large,
         "predict_repeats": 1,
@@ -229,32 +247,58 @@ def _torch_optimizer(name: str, params: Any, lr: float) -> Any:
     return {"sgd": torch.optim.SGD, "adamw": torch.optim.AdamW}[name](params, lr=lr)
 
 
-def fit_slicing(s: Setting, d: Data, epochs: int) -> Any:
-    """(a) Permute the pre-built tensors once per epoch, then slice them.
+class SlicingLoop:
+    """(a): permute the pre-built tensors once per epoch, then slice them.
 
     ``index_select`` rather than ``X[perm]``: advanced indexing is 4-5x slower on CPU.
+    The permutations come from the loop's own generator, so that running it as the
+    pace-maker between another competitor's epochs draws nothing from torch's global
+    RNG.
     """
-    import torch
 
-    torch.set_num_threads(1)
-    torch.manual_seed(SEED)
-    X, y = d.X, d.y
-    net = copy.deepcopy(d.template)
-    net.train()
-    opt = _torch_optimizer(s.optimizer, net.parameters(), s.lr)
-    loss_fn = torch.nn.MSELoss()
-    n, bs = X.shape[0], s.batch_size
-    for _ in range(epochs):
+    def __init__(self, s: Setting, d: Data) -> None:
+        import torch
+
+        self.X, self.y, self.batch_size = d.X, d.y, s.batch_size
+        self.generator = torch.Generator().manual_seed(SEED)
+        self.net = copy.deepcopy(d.template)
+        self.net.train()
+        self.opt = _torch_optimizer(s.optimizer, self.net.parameters(), s.lr)
+        self.loss_fn = torch.nn.MSELoss()
+
+    def epoch(self) -> float:
+        """Train one epoch; return its seconds."""
+        import torch
+
+        net, opt, loss_fn, X, y, bs = (
+            self.net,
+            self.opt,
+            self.loss_fn,
+            self.X,
+            self.y,
+            self.batch_size,
+        )
+        n = X.shape[0]
         start = time.perf_counter()
-        perm = torch.randperm(n)
+        perm = torch.randperm(n, generator=self.generator)
         Xp, yp = X.index_select(0, perm), y.index_select(0, perm)
         for i in range(0, n, bs):
             opt.zero_grad()
             loss = loss_fn(net(Xp[i : i + bs]), yp[i : i + bs])
             loss.backward()
             opt.step()
-        EPOCH_SECONDS.append(time.perf_counter() - start)
-    return net
+        return time.perf_counter() - start
+
+
+def fit_slicing(s: Setting, d: Data, epochs: int) -> Any:
+    """(a) The slicing loop of :class:`SlicingLoop`."""
+    import torch
+
+    torch.set_num_threads(1)
+    loop = SlicingLoop(s, d)
+    for _ in range(epochs):
+        epoch_done(loop.epoch())
+    return loop.net
 
 
 def predict_slicing(net: Any, d: Data) -> Any:
@@ -285,7 +329,7 @@ def fit_dataloader(s: Setting, d: Data, epochs: int) -> Any:
             loss = loss_fn(net(xb), yb)
             loss.backward()
             opt.step()
-        EPOCH_SECONDS.append(time.perf_counter() - start)
+        epoch_done(time.perf_counter() - start)
     return net
 
 
@@ -303,6 +347,11 @@ def fit_skorch(s: Setting, d: Data, epochs: int) -> Any:
     """(c) skorch's NeuralNetRegressor with its default callbacks."""
     import torch
     from skorch import NeuralNetRegressor
+    from skorch.callbacks import Callback
+
+    class EpochDone(Callback):  # runs after skorch's EpochTimer has recorded "dur"
+        def on_epoch_end(self, net: Any, **kwargs: Any) -> None:
+            epoch_done(net.history[-1, "dur"])
 
     torch.set_num_threads(1)
     torch.manual_seed(SEED)
@@ -319,9 +368,9 @@ def fit_skorch(s: Setting, d: Data, epochs: int) -> Any:
         iterator_valid__batch_size=PREDICT_BATCH,
         device="cpu",
         verbose=0,
+        callbacks=[("epoch_done", EpochDone())],
     )
     net.fit(d.X.numpy(), d.y.numpy())
-    EPOCH_SECONDS.extend(row["dur"] for row in net.history)
     return net
 
 
@@ -357,7 +406,7 @@ def _tw_params(s: Setting, epochs: int, tensor_dataset: bool) -> dict[str, Any]:
 
 
 def _epoch_timer() -> Any:
-    """A torchweave callback appending each epoch's seconds to ``EPOCH_SECONDS``."""
+    """A torchweave callback passing each epoch's seconds to :func:`epoch_done`."""
     import torchweave as tw
 
     class CallbackSetEpochTimer(tw.CallbackSet):
@@ -365,7 +414,7 @@ def _epoch_timer() -> Any:
             self.start = time.perf_counter()
 
         def on_epoch_end(self) -> None:
-            EPOCH_SECONDS.append(time.perf_counter() - self.start)
+            epoch_done(time.perf_counter() - self.start)
 
     return tw.TorchCallback(CallbackSetEpochTimer, id="epoch_timer")
 
@@ -474,31 +523,41 @@ def warm_up(competitors: list[Competitor]) -> None:
 def seconds_per_epoch(
     competitors: list[Competitor], s: Setting, repeats: int
 ) -> dict[str, list[float]]:
-    """Seconds of every epoch but the first of each fit, alternating the competitors.
+    """Paired epochs: every epoch of a competitor is followed by one epoch of (a).
 
-    Also, under ``key + ":ratio"``, one ratio per repeat: the competitor's median epoch
-    over (a)'s median epoch in the same repeat (fits minutes apart are not compared).
+    Each competitor trains ``repeats`` fits of ``s.epochs`` epochs, the competitors
+    alternating (the order rotates between repeats). After each of its epochs, a
+    pace-maker :class:`SlicingLoop` trains one epoch of (a). Returns, per competitor
+    key, its epochs' seconds and, under ``key + ":ratio"``, one ratio per epoch: its
+    seconds over those of the (a) epoch right after it. The first epoch of each fit
+    (cold caches) is left out. For (a) itself the ratios compare two copies of the
+    same loop, so their spread shows the noise of the measurement.
     """
     d = Data(s)
     _prepare(d, competitors)
-    epochs = s.epochs[1]
-    base = competitors[0].key
     times: dict[str, list[float]] = {}
     for c in competitors:
         times[c.key], times[c.key + ":ratio"] = [], []
     for rep in range(repeats):
         k = rep % len(competitors)
-        this_repeat = {}
         for c in competitors[k:] + competitors[:k]:
             EPOCH_SECONDS.clear()
+            REFERENCE_SECONDS.clear()
             gc.collect()
-            c.fit(s, d, epochs)
-            if len(EPOCH_SECONDS) != epochs:
-                raise RuntimeError(f"{c.key} timed {len(EPOCH_SECONDS)} of {epochs} epochs")
+            _PACEMAKER[:] = [SlicingLoop(s, d)]
+            try:
+                c.fit(s, d, s.epochs)
+            finally:
+                _PACEMAKER.clear()
+            if len(EPOCH_SECONDS) != s.epochs or len(REFERENCE_SECONDS) != s.epochs:
+                raise RuntimeError(
+                    f"{c.key} timed {len(EPOCH_SECONDS)} of {s.epochs} epochs "
+                    f"({len(REFERENCE_SECONDS)} paired)"
+                )
             times[c.key].extend(EPOCH_SECONDS[1:])
-            this_repeat[c.key] = statistics.median(EPOCH_SECONDS[1:])
-        for key, value in this_repeat.items():
-            times[key + ":ratio"].append(value / this_repeat[base])
+            times[c.key + ":ratio"] += [
+                own / ref for own, ref in zip(EPOCH_SECONDS[1:], REFERENCE_SECONDS[1:], strict=True)
+            ]
     return times
 
 
@@ -520,19 +579,31 @@ def calls_per_batch(competitors: list[Competitor], s: Setting) -> dict[str, floa
     return result
 
 
-def predict_seconds(competitors: list[Competitor], s: Setting, repeats: int) -> dict[str, float]:
-    """Best (minimum) seconds to predict all rows of ``s`` with batch ``PREDICT_BATCH``."""
+def predict_seconds(
+    competitors: list[Competitor], s: Setting, repeats: int
+) -> dict[str, list[float]]:
+    """Seconds to predict all rows of ``s`` with batch ``PREDICT_BATCH``, paired with (a).
+
+    Every prediction is followed by one slicing forward pass of (a) on (a)'s network;
+    returns each competitor's seconds and, under ``key + ":ratio"``, the per-pair ratios.
+    """
     d = Data(s)
     _prepare(d, competitors)
     fitted = {c.key: c.fit(s, d, 1) for c in competitors}
+    base = competitors[0]
     for c in competitors:  # first call: lazy set-up
         c.predict(fitted[c.key], d)
-    times: dict[str, list[float]] = {c.key: [] for c in competitors}
+    times: dict[str, list[float]] = {}
+    for c in competitors:
+        times[c.key], times[c.key + ":ratio"] = [], []
     for rep in range(repeats):
         k = rep % len(competitors)
         for c in competitors[k:] + competitors[:k]:
-            times[c.key].append(_timed(lambda c=c: c.predict(fitted[c.key], d)))
-    return {key: min(t) for key, t in times.items()}
+            own = _timed(lambda c=c: c.predict(fitted[c.key], d))
+            ref = _timed(lambda: base.predict(fitted[base.key], d))
+            times[c.key].append(own)
+            times[c.key + ":ratio"].append(own / ref)
+    return times
 
 
 # ---- peak memory: one fresh subprocess per competitor
@@ -565,7 +636,7 @@ def memory_child(key: str, setting: dict[str, Any], with_torchweave: bool) -> No
     import torch
 
     torch.set_num_threads(1)
-    s = Setting(**{**setting, "epochs": tuple(setting["epochs"])})
+    s = Setting(**setting)
     c = next(c for c in all_competitors(with_torchweave) if c.key == key)
     for module in c.imports:
         importlib.import_module(module)
@@ -631,21 +702,29 @@ def report_epochs(
 ) -> None:
     others = competitors[1:]
     rows = [
-        [name, f"{1000 * m['slicing']:.1f}", *[f"{m[c.key + ':ratio']:.2f}x" for c in others]]
+        [
+            name,
+            f"{1000 * m['slicing']:.1f}",
+            f"{m['slicing:ratio']:.3f}",
+            *[f"{m[c.key + ':ratio']:.2f}x" for c in others],
+        ]
         for name, m in medians.items()
     ]
     print(
-        "\n### Seconds per epoch: ratio to (a), median over the repeats of the ratio "
-        "within each repeat (tds = `tensor_dataset=True`)\n"
+        "\n### Seconds per epoch: ratio to (a), median over paired epochs "
+        "(tds = `tensor_dataset=True`)\n"
     )
-    print(_markdown(["setting", "(a) ms/epoch", *[c.label for c in others]], rows))
+    print("(each epoch of a competitor against the (a) epoch run right after it; the")
+    print("column (a)/(a) pairs two copies of (a): the bias of the pairing, ideally 1)\n")
+    header = ["setting", "(a) ms/epoch", "(a)/(a)", *[c.label for c in others]]
+    print(_markdown(header, rows))
     rows = [
         [name, *[f"{1000 * m[c.key]:.1f}" for c in competitors], f"{100 * spreads[name]:.0f}%"]
         for name, m in medians.items()
     ]
     print("\n### Milliseconds per epoch (medians)\n")
     print(_markdown(["setting", *[c.label for c in competitors], "spread"], rows))
-    print("(spread: the largest interquartile range of one competitor's per-repeat ratios)")
+    print("(spread: the largest interquartile range of one competitor's paired-epoch ratios)")
     keys = {c.key for c in competitors}
     lines = []
     for key in TDS_KEYS:
@@ -716,22 +795,18 @@ def report_memory(competitors: list[Competitor], mem: dict[str, dict], s: Settin
             print(f"- {key} peak RSS <= 1.2x (a): {_verdict(ratio <= 1.2)} ({ratio:.2f}x)")
 
 
-def report_predict(competitors: list[Competitor], pred: dict[str, float], s: Setting) -> None:
-    base = pred["slicing"]
-    rows = [
-        [
-            c.label,
-            f"{1000 * pred[c.key]:.1f}",
-            f"{s.n / pred[c.key]:,.0f}",
-            f"{pred[c.key] / base:.2f}x",
-        ]
-        for c in competitors
-    ]
+def report_predict(competitors: list[Competitor], pred: dict[str, list[float]], s: Setting) -> None:
+    rows = []
+    for c in competitors:
+        seconds = statistics.median(pred[c.key])
+        ratio = statistics.median(pred[c.key + ":ratio"])
+        rows.append([c.label, f"{1000 * seconds:.1f}", f"{s.n / seconds:,.0f}", f"{ratio:.2f}x"])
     print(f"\n### Prediction of all {s.n:,} rows, batch {PREDICT_BATCH} ({s.name})\n")
+    print("(median ms; ratio: median over pairs of a prediction and the (a) pass after it)\n")
     print(_markdown(["competitor", "ms", "rows/s", "ratio to (a)"], rows))
     for key in (*TDS_KEYS, *DEFAULT_KEYS):
         if key in pred:
-            ratio = pred[key] / base
+            ratio = statistics.median(pred[key + ":ratio"])
             print(f"- {key} prediction <= 1.1x (a): {_verdict(ratio <= 1.1)} ({ratio:.2f}x)")
 
 

@@ -242,6 +242,8 @@ def _split_batches(
     x: dict[str, torch.Tensor], y: torch.Tensor | None, index: torch.Tensor, batch_size: int
 ) -> Iterator[Batch]:
     """Batches as views of ``x``, ``y`` and ``index`` (``split`` makes all views at once)."""
+    if len(index) == 0:  # split would give one empty batch
+        return
     names = list(x)
     xs = [v.split(batch_size) for v in x.values()]
     ys = y.split(batch_size) if y is not None else None

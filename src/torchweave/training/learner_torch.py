@@ -101,7 +101,13 @@ def torch_settings(
     try:
         with torch.random.fork_rng(devices=devices, enabled=seed is not None):
             if seed is not None:
-                torch.manual_seed(seed)
+                # Only the generators this device uses: torch.manual_seed would also queue
+                # seeds (with a stack trace each) for every accelerator backend torch has.
+                torch.random.default_generator.manual_seed(seed)
+                if device.type == "cuda":
+                    torch.cuda.manual_seed_all(seed)
+                elif device.type == "mps":
+                    torch.mps.manual_seed(seed)
             yield
     finally:
         torch.set_num_threads(old_threads)
