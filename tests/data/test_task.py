@@ -144,6 +144,22 @@ def test_missings_head_clone(df):
     assert task.nrow == 6 and clone.nrow == 2
 
 
+def test_clone_shares_no_writes(df):
+    """clone() copies lazily (copy-on-write), yet writes to either side stay apart."""
+    user_frame = df.copy()
+    task = tw.TaskClassif(df, "y")
+    before = task.data().copy()
+    clone = task.clone()
+    clone._data.loc[0, "x"] = -99.0  # a write through the frame itself
+    clone.cbind(pd.DataFrame({"z": np.arange(6.0)}))
+    clone.rbind(clone.data().head(1))
+    pd.testing.assert_frame_equal(task.data(), before)
+    assert "z" not in task.feature_names and task.nrow == 6
+    task._data.loc[1, "x"] = 42.0
+    assert clone.data(rows=[1], cols="x")["x"].tolist() == before["x"].tolist()[1:2]
+    pd.testing.assert_frame_equal(df, user_frame)  # the user's frame is untouched
+
+
 def test_cbind_rbind(df):
     task = tw.TaskClassif(df, "y").filter([0, 2, 4])
     task.cbind(pd.DataFrame({"z": [10.0, 30.0, 50.0]}))

@@ -482,9 +482,14 @@ class Task(abc.ABC):
 
     # --- copying ----------------------------------------------------------------------
     def clone(self) -> Task:
-        """An independent copy (pandas copy-on-write keeps this cheap)."""
+        """An independent copy.
+
+        The data is a shallow pandas copy: with copy-on-write (always on from pandas 3),
+        the first write to either frame copies the written columns, so the copy is cheap
+        and still independent.
+        """
         new = copy.copy(self)
-        new._data = self._data.copy()
+        new._data = self._data.copy(deep=False)
         new._row_ids = self._row_ids.copy()
         new._col_roles = self.col_roles
         if self._internal_valid_task is not None:
