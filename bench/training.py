@@ -51,13 +51,15 @@ Measures
 4. Prediction: predict all rows of ``PREDICT_SETTING`` with batch ``PREDICT_BATCH`` after
    one training epoch; (a) is a slicing forward pass under ``torch.no_grad()``. Each
    prediction is paired with an (a) pass right after it; the ratio is the median over
-   ``PREDICT_REPEATS`` pairs.
+   ``PREDICT_REPEATS`` pairs. Each timed prediction follows an untimed one of the same
+   competitor: a pass is up to 10% slower right after a different competitor's (the
+   allocator and caches hold the other's buffers), which otherwise biased the pairs.
 
 Knobs
 -----
 ``REPEATS``, the settings (with the ``epochs`` of each fit), ``MEMORY_SETTING``,
 ``PREDICT_SETTING``, ``PREDICT_REPEATS`` and ``CALLS_SETTING`` below; ``--repeats=N``
-on the command line overrides both repeat counts. The full run takes about 15 minutes
+on the command line overrides both repeat counts. The full run takes about 17 minutes
 on a 2-core machine. ``python -m bench.training --quick`` (or the environment variable
 ``TORCHWEAVE_BENCH_QUICK=1``) runs a smoke version in about a minute: one repeat, two
 paper settings and the large setting with 10,000 rows.
@@ -86,7 +88,7 @@ from typing import Any
 SEED = 1
 REPEATS = 2
 PREDICT_BATCH = 1024
-PREDICT_REPEATS = 11
+PREDICT_REPEATS = 9
 #: Seconds of each epoch of the latest fit, passed by every competitor's own loop to
 #: :func:`epoch_done`; with a pace-maker, the seconds of the (a) epoch run after each.
 EPOCH_SECONDS: list[float] = []
@@ -131,8 +133,9 @@ def _paper(optimizer: str, layers: int, width: int, epochs: int) -> Setting:
 
 
 # Epochs per fit: more where an epoch is cheap (about 13 ms for 0 hidden, 1.2 s for
-# 16x400 and 1.4 s for the large setting on this CPU), so that every setting gets
-# enough paired epochs; the first epoch of a fit is not timed.
+# 16x400 and 1.3 s for the large setting on this CPU), so that every setting gets
+# enough paired epochs (at least 8 over the repeats); the first epoch of a fit is
+# not timed.
 PAPER_SETTINGS = [
     _paper(opt, layers, width, epochs)
     for opt in ("sgd", "adamw")
@@ -141,11 +144,11 @@ PAPER_SETTINGS = [
         (4, 100, 16),
         (4, 400, 8),
         (16, 100, 10),
-        (16, 400, 4),
+        (16, 400, 5),
     ]
 ]
 LARGE_SETTING = Setting(
-    "large: n=100k, p=50, 3x256, adamw", 100_000, 50, 256, "adamw", 3, 256, epochs=4
+    "large: n=100k, p=50, 3x256, adamw", 100_000, 50, 256, "adamw", 3, 256, epochs=6
 )
 SETTINGS = [*PAPER_SETTINGS, LARGE_SETTING]
 MEMORY_SETTING = LARGE_SETTING
@@ -603,7 +606,9 @@ def predict_seconds(
     for rep in range(repeats):
         k = rep % len(competitors)
         for c in competitors[k:] + competitors[:k]:
+            c.predict(fitted[c.key], d)  # each timed run follows one of its own kind
             own = _timed(lambda c=c: c.predict(fitted[c.key], d))
+            base.predict(fitted[base.key], d)
             ref = _timed(lambda: base.predict(fitted[base.key], d))
             times[c.key].append(own)
             times[c.key + ":ratio"].append(own / ref)
