@@ -286,6 +286,30 @@ def test_module_takes_inputs_by_position_keyword_and_dict():
         net(a)
 
 
+def test_a_chain_runs_like_the_general_plan():
+    """A chain (one input and output per node) takes the fast path; same outputs."""
+    from torchweave.network.module_graph import PipeOpModule
+
+    torch.manual_seed(0)
+    graph = Graph()
+    for op in (
+        PipeOpModule("twice", module=lambda x: 2 * x),
+        PipeOpNOP(id="pass"),
+        PipeOpModule("linear", module=nn.Linear(4, 3)),
+        PipeOpModule("relu", module=nn.ReLU()),
+    ):
+        graph.add_pipeop(op, clone=False)
+    graph.add_edge("twice", "pass").add_edge("pass", "linear").add_edge("linear", "relu")
+    net = ModuleGraph(graph, ["twice.input"], [("relu", "output")])
+    assert net._chain == ["twice", "linear", "relu"]  # the NOP is skipped
+    x = torch.randn(5, 4)
+    expected = torch.relu(net.layers["linear"](2 * x))
+    torch.testing.assert_close(net(x), expected, rtol=0, atol=0)  # chain path
+    torch.testing.assert_close(net({"twice.input": x}), expected, rtol=0, atol=0)  # general
+    net.layers["linear"] = nn.Linear(4, 3)  # a replaced layer is the one that runs
+    torch.testing.assert_close(net(x), torch.relu(net.layers["linear"](2 * x)))
+
+
 def test_module_with_several_outputs():
     md = _mlp_md()
     net = model_descriptor_to_module(

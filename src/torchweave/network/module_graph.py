@@ -189,7 +189,7 @@ class ModuleGraph(nn.Module):
             raise GraphError(f"The module graph has no outputs {missing}.")
         self._chain = self._as_chain()
 
-    def _as_chain(self) -> list[str | None] | None:
+    def _as_chain(self) -> list[str] | None:
         """The layer keys when the graph is a plain chain (one input, one output each).
 
         A chain runs as ``x = layer(x)`` per layer, without the bookkeeping of the
@@ -204,16 +204,16 @@ class ModuleGraph(nn.Module):
             previous = ("val", (step.op_id, step.outs[0]))
         if previous != ("val", self.output_pointers[0]):
             return None
-        return [step.key for step in self._steps]
+        return [step.key for step in self._steps if step.key is not None]
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """Run the network: inputs by position, by ingress name, or as one dict."""
         chain = self._chain
         if chain is not None and len(args) == 1 and not kwargs and not isinstance(args[0], dict):
-            x = args[0]
+            # The plain dicts, looked up once: self.layers[key] costs two Python calls.
+            x, modules, functions = args[0], self.layers._modules, self._functions
             for key in chain:
-                if key is not None:
-                    x = self._functions[key](x) if key in self._functions else self.layers[key](x)
+                x = functions[key](x) if key in functions else modules[key](x)
             return x
         if len(args) == 1 and isinstance(args[0], dict) and not kwargs:
             kwargs, args = args[0], ()
