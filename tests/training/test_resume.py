@@ -193,6 +193,27 @@ def test_early_stopping_state_is_restored_when_resuming(tmp_path):
     assert resumed.internal_tuned_values == in_one_go.internal_tuned_values
 
 
+def test_best_weights_from_before_the_resume_are_restored(tmp_path):
+    """restore_best_weights with the best epoch before the checkpoint: the resumed run
+    ends with the same (best) weights as the run in one go."""
+    task = tw.tsk("iris")
+    # No later epoch improves by more than min_delta: epoch 1 stays the best.
+    es = {"patience": 50, "min_delta": 10.0, "restore_best_weights": True}
+    learner(tmp_path, epochs=3, **es).train(task)
+    saved = torch.load(tmp_path / "state3.pt", weights_only=True)
+    assert "best_weights" in str(saved["callbacks"]["early_stopping"])
+    resumed = learner(tmp_path, epochs=6, resume=True, **es).train(task)
+    in_one_go = learner(tmp_path / "one", epochs=6, **es).train(task)
+    assert in_one_go.internal_tuned_values == {"epochs": 1}
+    assert resumed.internal_tuned_values == {"epochs": 1}
+    assert_same_weights(resumed.model.network, in_one_go.model.network)
+    last = learner(tmp_path / "last", epochs=6).train(task)  # same run, no restoring
+    assert not torch.equal(
+        last.model.network.state_dict()["0.weight"], resumed.model.network.state_dict()["0.weight"]
+    )
+    assert "best_weights" not in resumed.model.callbacks["early_stopping"]  # model stays small
+
+
 def test_resume_is_a_train_parameter_with_a_type_check():
     lrn = learner(None)
     assert lrn.param_set.params["resume"].default is False

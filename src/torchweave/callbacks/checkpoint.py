@@ -139,7 +139,7 @@ class CallbackSetCheckpoint(CallbackSet):
         for cb_id, cb in ctx.callbacks.items():
             if cb is self:
                 continue
-            state = cb.state_dict()
+            state = cb.checkpoint_state()
             if state is not None:
                 states[cb_id] = encode_state(state, f"callback '{cb_id}'")
                 classes[cb_id] = type(cb).__name__

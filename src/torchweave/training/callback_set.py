@@ -161,6 +161,19 @@ class CallbackSet:
                 stacklevel=2,
             )
 
+    def checkpoint_state(self) -> Any:
+        """What checkpoints save for this callback (default: :meth:`state_dict`).
+
+        Override it to save more than the trained model keeps: early stopping saves its
+        best weights here, so that ``restore_best_weights`` still works after resuming,
+        without keeping a second copy of the network in ``learner.model``.
+        """
+        return self.state_dict()
+
+    def load_checkpoint_state(self, state: Any) -> None:
+        """Restore a state of :meth:`checkpoint_state` (default: :meth:`load_state_dict`)."""
+        self.load_state_dict(state)
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>\n* Stages: {', '.join(self.stages) or '-'}"
 

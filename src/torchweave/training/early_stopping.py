@@ -91,3 +91,15 @@ class CallbackSetEarlyStopping(CallbackSet):
         self.best_epoch = state_dict["best_epochs"]
         self.best_score = state_dict["best_score"]
         self.stagnation = state_dict["stagnation"]
+
+    def checkpoint_state(self) -> dict[str, Any]:
+        """The state, plus the best weights when they are to be restored at the end."""
+        state = self.state_dict()
+        if self.restore_best_weights and self._best_weights is not None:
+            state["best_weights"] = self._best_weights
+        return state
+
+    def load_checkpoint_state(self, state: Any) -> None:
+        """Continue from a checkpoint, with the best weights seen before it."""
+        self.load_state_dict(state)
+        self._best_weights = state.get("best_weights")

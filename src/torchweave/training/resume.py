@@ -136,4 +136,4 @@ def _load_callback_states(
                 f"Callback '{cb_id}' was a <{classes[cb_id]}> in the checkpoint in '{folder}' "
                 f"and is a <{type(cb).__name__}> now."
             )
-        cb.load_state_dict(cb_state)
+        cb.load_checkpoint_state(cb_state)
