@@ -426,6 +426,33 @@ def test_batchgetter_categ_codes_start_at_zero():
     assert batchgetter_categ(frame.iloc[:0]).shape == (0, 3)
 
 
+def test_batchgetter_categ_refuses_missing_or_unknown_levels():
+    # codes -1: a missing value, and a value outside the levels (as a cast to the levels gives)
+    frame = pd.DataFrame({"f": pd.Categorical.from_codes([0, -1, -1], categories=["a", "b"])})
+    with pytest.raises(
+        TaskError, match=r"Factor column 'f' has 2 value\(s\) that are missing or not among "
+    ):
+        batchgetter_categ(frame)
+
+
+def test_a_learner_predicting_an_unseen_level_names_the_column():
+    task = tw.tsk("penguins").select(["island"])
+    token = TorchIngressToken(["island"], batchgetter_categ, (None, 1))
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Embedding(3, 2), nn.Flatten(), nn.Linear(2, 3))
+    learner = tw.LearnerTorchModel(
+        network=net, ingress_tokens={"x": token}, task_type="classif", loss="cross_entropy"
+    ).configure(epochs=1, batch_size=64, device="cpu")
+    learner.train(task)
+    new = pd.DataFrame({"island": ["Biscoe", "Atlantis"]})
+    with pytest.raises(
+        TaskError,
+        match=r"factor column 'island' has the level\(s\) 'Atlantis', which the training data",
+    ):
+        learner.predict_newdata(new)
+    assert learner.predict_newdata(new.iloc[:1]).response.tolist()[0] in task.class_names
+
+
 def test_batchgetter_num_gives_float32_in_column_order():
     frame = pd.DataFrame({"b": [1, 2], "a": [0.5, 1.5]})
     x = batchgetter_num(frame)

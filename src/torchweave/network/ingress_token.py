@@ -33,7 +33,14 @@ def batchgetter_categ(data: pd.DataFrame) -> torch.Tensor:
     for name in data.columns:
         col = data[name]
         if isinstance(col.dtype, pd.CategoricalDtype):
-            columns.append(col.cat.codes.to_numpy(dtype=np.int64))
+            codes = col.cat.codes.to_numpy(dtype=np.int64)
+            if (codes < 0).any():  # an embedding has no row for them
+                raise TaskError(
+                    f"Factor column '{name}' has {int((codes < 0).sum())} value(s) that are "
+                    f"missing or not among its levels {list(col.cat.categories)}. Impute them "
+                    'first, e.g. with po("imputemode").'
+                )
+            columns.append(codes)
         else:
             columns.append(col.to_numpy(dtype=np.int64))
     matrix = np.stack(columns, axis=1) if columns else np.zeros((len(data), 0), dtype=np.int64)

@@ -41,6 +41,7 @@ from torchweave.training.dataset import (
 from torchweave.training.early_stopping import CallbackSetEarlyStopping
 from torchweave.training.paramset import paramset_torchlearner
 from torchweave.training.resume import resume_folder, resume_training
+from torchweave.utils.text import quote_list
 
 __all__ = ["UNSET", "LearnerTorch", "TorchModel", "encode_prediction", "resolve_device"]
 
@@ -778,9 +779,36 @@ class LearnerTorch(Learner):
         return scores
 
     # --- prediction -------------------------------------------------------------------------
+    def _check_levels(self, task: Task) -> None:
+        """Refuse factor values the training task did not have (no embedding row)."""
+        trained = self.state.train_task if self.state is not None else None
+        if trained is None:
+            return
+        for col in task.feature_names:
+            known = trained._data[col].dtype if col in trained._data.columns else None
+            now = task._data[col].dtype
+            if not isinstance(known, pd.CategoricalDtype) or not isinstance(
+                now, pd.CategoricalDtype
+            ):
+                continue
+            if len(now.categories) == len(known.categories):
+                continue  # same levels (Task keeps the training levels first)
+            values = task.data(cols=[col])[col]
+            unseen = [v for v in pd.unique(values.dropna()) if v not in known.categories]
+            if unseen:
+                raise TaskError(
+                    f"Learner '{self.id}': factor column '{col}' has the level(s) "
+                    f"{quote_list([str(v) for v in unseen])}, which the training data did not "
+                    f"have (known: {quote_list([str(v) for v in known.categories])}). Map them "
+                    'to known levels, or put po("fixfactors") (unseen levels become '
+                    'missing) and an imputation such as po("imputemode") before the '
+                    "network in the graph."
+                )
+
     def _predict(self, task: Task) -> dict[str, Any]:
         model: TorchModel = self.model
         pv = self._torch_ps.values
+        self._check_levels(task)
         device = resolve_device(pv["device"])
         with torch_settings(model.seed, pv["num_threads"], pv.get("num_interop_threads"), device):
             network = model.network.to(device)

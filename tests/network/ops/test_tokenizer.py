@@ -278,3 +278,44 @@ def test_tokenizer_categ_inferred_shape_equals_real_shape(cards, d_token, batch)
     codes = torch.from_numpy(np.stack([rng.integers(0, c, batch) for c in cards], axis=1))
     y = tw.model_descriptor_to_module(out)(codes)
     assert tuple(y.shape) == (batch, n, d_token)
+
+
+def _categ_graph(*preproc):
+    graph = tw.po("select", selector=tw.selector_name(["island", "sex"]))
+    for op in preproc:
+        graph = graph >> op
+    return tw.as_learner(
+        graph
+        >> tw.po("torch_ingress_categ")
+        >> tw.nn("tokenizer_categ", d_token=4)
+        >> tw.nn("flatten")
+        >> tw.nn("head")
+        >> tw.po("torch_loss", loss="cross_entropy")
+        >> tw.po("torch_optimizer", optimizer="adam")
+        >> tw.po("torch_model_classif", epochs=1, batch_size=64, device="cpu", seed=1)
+    )
+
+
+def test_an_unseen_level_never_reaches_the_embedding_of_another_feature():
+    """tokenizer_categ shares one embedding table: an unseen code would silently index
+    the next feature's rows. The learner refuses it, naming the column and level."""
+    task = tw.tsk("penguins")
+    new = task.data().dropna().head(3)
+    new["island"] = new["island"].astype(object)
+    new.loc[new.index[0], "island"] = "Atlantis"
+    learner = _categ_graph(tw.po("imputemode"))
+    learner.train(task)
+    with pytest.raises(
+        tw.TaskError, match=r"factor column 'island' has the level\(s\) 'Atlantis'.*fixfactors"
+    ):
+        learner.predict_newdata(new)
+    fixed = _categ_graph(tw.po("fixfactors"), tw.po("imputemode"))
+    fixed.predict_type = "prob"
+    fixed.train(task)
+    with pytest.warns(UserWarning, match="Atlantis"):
+        prediction = fixed.predict_newdata(new)
+    assert len(prediction.response) == 3
+    # the unseen level is predicted as the mode's level would be
+    mode_island = task.data()["island"].mode()[0]
+    as_mode = new.assign(island=[mode_island, *list(new["island"][1:])])
+    np.testing.assert_array_equal(fixed.predict_newdata(as_mode).prob, prediction.prob)
