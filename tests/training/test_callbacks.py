@@ -1,6 +1,11 @@
 """Callbacks in the loop: the twelve stages, their order, weights, terminate, state and params."""
 
+import copy
 import math
+import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from torch import nn
@@ -465,3 +470,63 @@ def test_history_with_train_measures_only():
     assert list(history.columns) == ["epoch", "train.classif.acc"]
     assert history["epoch"].tolist() == [1, 2]
     assert history["train.classif.acc"].between(0, 1).all()
+
+
+# --- pickling callbacks built from functions --------------------------------------------------
+def count_epochs(self):
+    self.n += self.step
+
+
+def counter_init(self, step=1):
+    self.n, self.step = 0, step
+
+
+def counter_state(self):
+    return {"n": self.n}
+
+
+def counter_load(self, state):
+    self.n = state["n"]
+
+
+def counter_callback():
+    return tw.torch_callback(
+        "counter",
+        initialize=counter_init,
+        on_epoch_end=count_epochs,
+        state_dict=counter_state,
+        load_state_dict=counter_load,
+    )
+
+
+def test_a_learner_with_a_function_callback_pickles_and_trains_again():
+    learner = iris_learner(callbacks=[counter_callback()], epochs=3)
+    learner.configure(**{"cb.counter.step": 2})
+    learner.train(tw.tsk("iris"))
+    restored = pickle.loads(pickle.dumps(learner))
+    assert restored.model.callbacks == {"counter": {"n": 6}}
+    assert restored.predict(tw.tsk("iris")).response.tolist() == (
+        learner.predict(tw.tsk("iris")).response.tolist()
+    )
+    assert restored.param_set.values["cb.counter.step"] == 2
+    restored.configure(epochs=1)
+    restored.train(tw.tsk("iris"))
+    assert restored.model.callbacks == {"counter": {"n": 2}}
+    assert copy.deepcopy(counter_callback()).cls.__name__ == "CallbackSetCounter"
+
+
+def test_a_function_callback_loads_in_another_process(tmp_path):
+    learner = iris_learner(callbacks=[counter_callback()], epochs=2).train(tw.tsk("iris"))
+    path = tmp_path / "learner.pkl"
+    path.write_bytes(pickle.dumps(learner))
+    code = (
+        "import pickle, sys; import torchweave as tw; "
+        f"l = pickle.loads(open({str(path)!r}, 'rb').read()); "
+        "print(l.model.callbacks['counter']['n'], len(l.predict(tw.tsk('iris')).response))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["2", "150"]

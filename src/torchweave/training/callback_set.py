@@ -9,11 +9,12 @@ steer training through ``self.ctx`` (a :class:`ContextTorch`): setting
 
 from __future__ import annotations
 
+import copyreg
 import difflib
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 __all__ = ["STAGES", "CallbackSet", "ContextTorch", "torch_callback"]
 
@@ -250,11 +251,37 @@ def torch_callback(
         raise InvalidParameterError(
             "torch_callback: give both state_dict and load_state_dict, or neither."
         )
-    namespace: dict[str, Any] = dict(stages)
-    namespace["weight"] = weight
-    if state_dict is not None:
-        namespace["state_dict"] = state_dict
-        namespace["load_state_dict"] = load_state_dict
+    spec = {
+        "id": id,
+        "weight": weight,
+        "state_dict": state_dict,
+        "load_state_dict": load_state_dict,
+        "initialize": initialize,
+        "stages": dict(stages),
+    }
+    cls = _function_callback_class(spec)
+    return TorchCallback(cls, id=id, label=label or id.replace("_", " ").capitalize())
+
+
+class _FunctionCallbackMeta(type):
+    """Metaclass of the classes :func:`torch_callback` builds.
+
+    Such a class exists only in the process that built it, so pickle cannot find it by
+    name; a ``copyreg`` reducer for this metaclass pickles the functions it was built
+    from instead and builds the class again on loading. The functions themselves must
+    pickle (module-level functions do; lambdas need cloudpickle, as joblib uses).
+    """
+
+
+def _function_callback_class(spec: dict[str, Any]) -> type[CallbackSet]:
+    """The CallbackSet subclass of a :func:`torch_callback` spec."""
+    namespace: dict[str, Any] = dict(spec["stages"])
+    namespace["weight"] = spec["weight"]
+    namespace["_torch_callback_spec"] = spec
+    if spec["state_dict"] is not None:
+        namespace["state_dict"] = spec["state_dict"]
+        namespace["load_state_dict"] = spec["load_state_dict"]
+    initialize = spec["initialize"]
     if initialize is not None:
 
         def init(self: Any, **kwargs: Any) -> None:
@@ -263,9 +290,16 @@ def torch_callback(
 
         init.__signature__ = _signature_without_self(initialize)  # type: ignore[attr-defined]
         namespace["__init__"] = init
-    classname = "CallbackSet" + "".join(part.capitalize() for part in id.split("_"))
-    cls = type(classname, (CallbackSet,), namespace)
-    return TorchCallback(cls, id=id, label=label or id.replace("_", " ").capitalize())
+    classname = "CallbackSet" + "".join(part.capitalize() for part in spec["id"].split("_"))
+    cls = _FunctionCallbackMeta(classname, (CallbackSet,), namespace)
+    return cast(type[CallbackSet], cls)
+
+
+def _reduce_function_callback_class(cls: Any) -> tuple[Any, tuple[Any, ...]]:
+    return _function_callback_class, (cls._torch_callback_spec,)
+
+
+copyreg.pickle(_FunctionCallbackMeta, _reduce_function_callback_class)
 
 
 def _signature_without_self(fn: Callable[..., Any]) -> Any:
