@@ -784,9 +784,9 @@ class LearnerTorch(Learner):
         trained = self.state.train_task if self.state is not None else None
         if trained is None:
             return
+        trained_dtypes, dtypes = trained._data.dtypes, task._data.dtypes
         for col in task.feature_names:
-            known = trained._data[col].dtype if col in trained._data.columns else None
-            now = task._data[col].dtype
+            known, now = trained_dtypes.get(col), dtypes[col]
             if not isinstance(known, pd.CategoricalDtype) or not isinstance(
                 now, pd.CategoricalDtype
             ):
