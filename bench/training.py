@@ -159,7 +159,7 @@ WARMUP_SETTING = Setting("warm-up", 64, 10, 32, "sgd", 1, 8, epochs=1)
 
 def _quick_settings() -> dict[str, Any]:
     large = dataclasses.replace(
-        LARGE_SETTING, name="large: n=10k, p=50, 3x256, adamw", n=10_000, epochs=3
+        LARGE_SETTING, name="large: n=10k, p=50, 3x256, adamw", n=10_000, epochs=5
     )
     return {
         "repeats": 1,
@@ -874,6 +874,12 @@ def main(argv: list[str] | None = None) -> None:
             f"{', QUICK run' if quick else ''}; tds = tensor_dataset=True",
             flush=True,
         )
+        if quick:
+            print(
+                "(a smoke run: few paired epochs and a 10k-row prediction, where the fixed "
+                "cost of reading a Task weighs more; judge the targets on the full run)",
+                flush=True,
+            )
         warm_up(competitors)
         medians: dict[str, dict[str, float]] = {}
         spreads: dict[str, float] = {}
