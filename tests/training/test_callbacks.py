@@ -8,32 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from torch import nn
 
 import torchweave as tw
+from tests.training.helpers import iris_learner, iris_with_valid
 from torchweave.errors import InvalidParameterError
-
-FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
-
-
-def iris_learner(network=None, callbacks=(), **params):
-    """A LearnerTorchModel around a small network on the iris features."""
-    learner = tw.LearnerTorchModel(
-        network=network if network is not None else nn.Linear(4, 3),
-        ingress_tokens={"x": tw.TorchIngressToken(FEATURES, tw.batchgetter_num, (None, 4))},
-        task_type="classif",
-        callbacks=callbacks,
-    )
-    return learner.configure(
-        **{"epochs": 2, "batch_size": 50, "device": "cpu", "seed": 1, **params}
-    )
-
-
-def iris_with_valid():
-    """Iris with every 5th row (30 rows) as the fixed internal validation task."""
-    task = tw.tsk("iris")
-    task.internal_valid_task = task.row_ids[::5]
-    return task
 
 
 def recorder(id="rec", log=None, weight=None, stages=tw.STAGES):

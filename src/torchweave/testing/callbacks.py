@@ -33,6 +33,8 @@ from torch import nn
 
 from torchweave import registry
 from torchweave.params.param_set import REQUIRED
+from torchweave.testing._checks import CheckFailedError as _CheckFailedError
+from torchweave.testing._checks import refuse_unknown_checks, run_check
 from torchweave.testing.params import check_param_set
 from torchweave.training.callback_set import STAGES, CallbackSet
 from torchweave.training.descriptors import TorchCallback
@@ -40,10 +42,6 @@ from torchweave.training.descriptors import TorchCallback
 __all__ = ["CALLBACK_CHECKS", "CONSTRUCTION", "check_callback"]
 
 _FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
-
-
-class _CheckFailedError(AssertionError):
-    """A failed conformance check (an ``AssertionError``)."""
 
 
 @dataclass
@@ -436,25 +434,13 @@ def check_callback(
     """
     descriptor, key = _resolve(key_or_descriptor)
     skips = {**getattr(descriptor.cls, "_conformance_skips", {}), **(skip or {})}
-    unknown = sorted(set(skips) - set(CALLBACK_CHECKS))
-    if unknown:
-        raise AssertionError(
-            f"Unknown check(s) {unknown} in the skips of callback '{descriptor.id}'. "
-            f"Checks are {sorted(CALLBACK_CHECKS)}."
-        )
+    refuse_unknown_checks(skips, CALLBACK_CHECKS, f"in the skips of callback '{descriptor.id}'")
     ctx = _Context(descriptor=descriptor, key=key)
     results: dict[str, str] = {}
     for name, check in CALLBACK_CHECKS.items():
         if name in skips:
             results[name] = f"skipped: {skips[name]}"
             continue
-        ctx.check = name
-        try:
-            check(ctx)
-        except AssertionError:
-            raise
-        except Exception as exc:
-            exc.add_note(f"(in check '{name}' of check_callback for callback '{descriptor.id}')")
-            raise
+        run_check(ctx, name, check, f"check_callback for callback '{descriptor.id}'")
         results[name] = "passed"
     return results

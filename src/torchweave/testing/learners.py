@@ -25,16 +25,14 @@ from torchweave.data.prediction import Prediction, PredictionClassif, Prediction
 from torchweave.data.task import Task, TaskClassif
 from torchweave.errors import NotTrainedError, TaskError
 from torchweave.learners.learner import Learner
+from torchweave.testing._checks import CheckFailedError as _CheckFailedError
+from torchweave.testing._checks import refuse_unknown_checks, run_check
 from torchweave.testing.generate import GENERATED_FEATURE_TYPES, generate_task
 from torchweave.testing.params import check_param_set
 
 __all__ = ["CONSTRUCTION", "LEARNER_CHECKS", "check_learner"]
 
 _SEED = 20240607
-
-
-class _CheckFailedError(AssertionError):
-    """A failed conformance check (an ``AssertionError``)."""
 
 
 @dataclass
@@ -503,12 +501,7 @@ def check_learner(
     if not isinstance(learner, Learner):
         raise AssertionError(f"check_learner needs a Learner. Got {type(learner).__name__}.")
     skips = {**getattr(learner, "_conformance_skips", {}), **(skip or {})}
-    unknown = sorted(set(skips) - set(LEARNER_CHECKS))
-    if unknown:
-        raise AssertionError(
-            f"Unknown check(s) {unknown} in the skips of learner '{learner.id}'. "
-            f"Checks are {sorted(LEARNER_CHECKS)}."
-        )
+    refuse_unknown_checks(skips, LEARNER_CHECKS, f"in the skips of learner '{learner.id}'")
     extra = list(tasks or [])
     generated: list[Task] = []
     supported = _supported_types(learner)
@@ -531,14 +524,7 @@ def check_learner(
             if name in skips:
                 results[name] = f"skipped: {skips[name]}"
                 continue
-            ctx.check = name
-            try:
-                check(ctx)
-            except AssertionError:
-                raise
-            except Exception as exc:
-                exc.add_note(f"(in check '{name}' of check_learner for learner '{learner.id}')")
-                raise
+            run_check(ctx, name, check, f"check_learner for learner '{learner.id}'")
             results[name] = "passed"
     finally:
         np.random.set_state(rng_state)

@@ -35,6 +35,8 @@ from torchweave.data.prediction import Prediction
 from torchweave.data.task import Task, TaskClassif, TaskRegr
 from torchweave.errors import Error, NotTrainedError
 from torchweave.pipelines.pipeop import ANY, VARARG, Channel, PipeOp, type_name
+from torchweave.testing._checks import CheckFailedError as _CheckFailedError
+from torchweave.testing._checks import refuse_unknown_checks, run_check
 from torchweave.testing.generate import GENERATED_FEATURE_TYPES, generate_task
 
 __all__ = [
@@ -264,10 +266,6 @@ def _difference(
 
 
 # --- the context of one run --------------------------------------------------------------------
-class _CheckFailedError(AssertionError):
-    """A failed conformance check (an ``AssertionError``)."""
-
-
 @dataclass
 class _Context:
     op: PipeOp
@@ -809,11 +807,7 @@ def check_pipeop(
         raise AssertionError(f"'{key}' built a {type(op).__name__}, not a PipeOp.")
     skips = dict(skip or {})
     wanted = list(PIPEOP_CHECKS) if checks is None else list(checks)
-    unknown = sorted((set(skips) | set(wanted)) - set(PIPEOP_CHECKS))
-    if unknown:
-        raise AssertionError(
-            f"Unknown check(s) {unknown} for PipeOp '{op.id}'. Checks are {sorted(PIPEOP_CHECKS)}."
-        )
+    refuse_unknown_checks([*skips, *wanted], PIPEOP_CHECKS, f"for PipeOp '{op.id}'")
     ctx = _Context(op=op.clone(deep=True), key=key)
     rng_state, py_state = np.random.get_state(), random.getstate()
     torch = sys.modules.get("torch")
@@ -839,14 +833,7 @@ def check_pipeop(
             if reason is not None:
                 results[name] = f"skipped: {reason}"
                 continue
-            ctx.check = name
-            try:
-                check(ctx)
-            except _CheckFailedError:
-                raise
-            except Exception as exc:
-                exc.add_note(f"(in check '{name}' of check_pipeop for PipeOp '{op.id}')")
-                raise
+            run_check(ctx, name, check, f"check_pipeop for PipeOp '{op.id}'")
             results[name] = "passed"
     finally:
         np.random.set_state(rng_state)

@@ -40,6 +40,8 @@ from torchweave.network.shapes import Shape, shape_to_str
 from torchweave.pipelines.graph import Graph
 from torchweave.pipelines.ops.nop import PipeOpNOP
 from torchweave.pipelines.pipeop import PipeOp
+from torchweave.testing._checks import CheckFailedError as _CheckFailedError
+from torchweave.testing._checks import refuse_unknown_checks, run_check
 from torchweave.testing.pipeops import _difference, check_pipeop
 
 __all__ = [
@@ -181,10 +183,6 @@ TASKS: dict[str, Callable[[], Task]] = {
 
 
 # --- the context of one run ----------------------------------------------------------------------
-class _CheckFailedError(AssertionError):
-    """A failed torch conformance check (an ``AssertionError``)."""
-
-
 @dataclass
 class _Built:
     """An operator trained on hand-made ModelDescriptors, and the module it built."""
@@ -806,12 +804,7 @@ def check_pipeop_torch(
     op = built
     skips = dict(skip or {})
     wanted = list(PIPEOP_TORCH_CHECKS) if checks is None else list(checks)
-    unknown = sorted((set(skips) | set(wanted)) - set(PIPEOP_TORCH_CHECKS))
-    if unknown:
-        raise AssertionError(
-            f"Unknown check(s) {unknown} for PipeOp '{op.id}'. Checks are "
-            f"{sorted(PIPEOP_TORCH_CHECKS)}."
-        )
+    refuse_unknown_checks([*skips, *wanted], PIPEOP_TORCH_CHECKS, f"for PipeOp '{op.id}'")
     if shapes_in is not None:
         shape_lists: list[list[Shape]] | None = _as_shape_lists(shapes_in)
     else:
@@ -836,14 +829,7 @@ def check_pipeop_torch(
             if reason is not None:
                 results[name] = f"skipped: {reason}"
                 continue
-            ctx.check = name
-            try:
-                check(ctx)
-            except _CheckFailedError:
-                raise
-            except Exception as exc:
-                exc.add_note(f"(in check '{name}' of check_pipeop_torch for PipeOp '{op.id}')")
-                raise
+            run_check(ctx, name, check, f"check_pipeop_torch for PipeOp '{op.id}'")
             results[name] = "passed"
     finally:
         np.random.set_state(states[0])
