@@ -7,6 +7,7 @@ accepted. A probe callback records what the loop sees; small networks keep it fa
 
 import builtins
 import contextlib
+import copy
 import functools
 import itertools
 import math
@@ -315,12 +316,17 @@ def test_device_must_be_a_known_device():
 @pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
 def test_device_cuda_trains_on_the_gpu_and_matches_the_cpu():
     task = tw.tsk("iris")
-    on_gpu = iris_learner(device="cuda", shuffle=False, epochs=3).train(task)
+    start = nn.Linear(4, 3)  # both learners start from the same weights
+    on_gpu = iris_learner(
+        network=copy.deepcopy(start), device="cuda", shuffle=False, epochs=3
+    ).train(task)
     rec = probe(on_gpu)
     assert rec["device"].type == "cuda"
     assert rec["x_device"].type == "cuda"
     assert all(p.device.type == "cuda" for p in on_gpu.model.network.parameters())
-    on_cpu = iris_learner(device="cpu", shuffle=False, epochs=3).train(task)
+    on_cpu = iris_learner(
+        network=copy.deepcopy(start), device="cpu", shuffle=False, epochs=3
+    ).train(task)
     np.testing.assert_allclose(
         on_gpu.predict(task).prob.to_numpy(), on_cpu.predict(task).prob.to_numpy(), atol=1e-4
     )
