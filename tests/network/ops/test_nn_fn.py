@@ -1,7 +1,9 @@
 """nn_fn: any tensor function as a layer; parameters from its signature; shapes; pickling."""
 
+import copy
 import pickle
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -221,6 +223,58 @@ def test_operator_and_network_pickle(fn, params):
     net = pickle.loads(pickle.dumps(tw.model_descriptor_to_module(md)))
     x = torch.randn(2, 3)
     assert torch.allclose(net(x), fn(x, **params))
+
+
+def _lambda_graph():
+    return (
+        tw.po("torch_ingress_num")
+        >> tw.nn("fn", lambda x: x * 2, shapes_out=lambda s, p, t: s)
+        >> tw.nn("head")
+        >> tw.po("torch_loss", loss="cross_entropy")
+        >> tw.po("torch_optimizer", optimizer="adam", lr=0.05)
+        >> tw.po("torch_model_classif", epochs=2, batch_size=50, device="cpu", seed=1)
+    )
+
+
+def test_lambdas_pickle_in_operator_graph_and_network():
+    op = tw.nn("fn", lambda x, factor=3: x * factor, factor=2)
+    clone = pickle.loads(pickle.dumps(op))
+    x = torch.randn(2, 3)
+    assert torch.equal(clone.fn(x, factor=2), x * 2)
+    assert clone.param_set.values == {"factor": 2}
+    graph = pickle.loads(pickle.dumps(_lambda_graph()))
+    assert graph.pipeops["fn"].fn(torch.ones(1)).tolist() == [2.0]
+    assert graph.pipeops["fn"].shapes_out([(None, 4)]) == [(None, 4)]
+    md = op.train([_md((None, 3))])[0]
+    net = pickle.loads(pickle.dumps(tw.model_descriptor_to_module(md)))
+    assert torch.equal(net(x), x * 2)
+    assert (
+        repr(net.layers["fn"])
+        == "FnModule(fn=test_lambdas_pickle_in_operator_graph_and_network.<locals>.<lambda>, factor=2)"
+    )
+
+
+def test_trained_graph_learner_with_a_lambda_pickles_and_predicts_the_same():
+    task = tw.tsk("iris")
+    learner = tw.as_learner(_lambda_graph())
+    learner.predict_type = "prob"
+    learner.train(task)
+    expected = learner.predict(task)
+    for copy_of in (lambda obj: pickle.loads(pickle.dumps(obj)), copy.deepcopy):
+        other = copy_of(learner)
+        got = other.predict(task)
+        np.testing.assert_array_equal(got.prob.to_numpy(), expected.prob.to_numpy())
+        assert list(got.response) == list(expected.response)
+
+
+def test_copies_share_the_function():
+    fn = lambda x: x + 1  # noqa: E731
+    op = tw.nn("fn", fn, shapes_out=lambda s, p, t: s)
+    for other in (copy.deepcopy(op), copy.copy(op), op.clone()):
+        assert other.fn is fn
+        assert other.shapes_out([(None, 2)]) == [(None, 2)]
+    module = FnModule(fn)
+    assert copy.deepcopy(module).fn is fn
 
 
 def test_in_a_graph_with_a_task():
