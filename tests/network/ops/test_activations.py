@@ -16,6 +16,7 @@ from torchweave.network.ops import activations
 from torchweave.network.pipeop_torch import signature_params
 from torchweave.pipelines import Graph
 from torchweave.pipelines.ops.nop import PipeOpNOP
+from torchweave.utils.docs import fill_docstring
 
 # key -> (class, torch module class, some non-default parameter values)
 ACTIVATIONS = {
@@ -289,3 +290,23 @@ def test_in_a_graph_on_a_task():
     assert md.pointer_shape == (None, 3)
     net = model_descriptor_to_module(md)
     assert net(torch.randn(7, 4)).shape == (7, 3)
+
+
+# --- docstrings from the template ------------------------------------------------------------------
+@pytest.mark.parametrize("key", ACTIVATIONS)
+def test_docstrings_are_filled_from_the_template(key):
+    cls, _, _ = ACTIVATIONS[key]
+    doc = inspect.getdoc(cls)
+    assert "{" not in doc.replace("{'", "").replace('{"', "")  # no placeholder left
+    assert "Input and output channels\n-------------------------\ninput : ModelDescriptor" in doc
+    assert "State\n-----\n``shapes_out``: the input shape." in doc
+    has_inplace = "inplace" in cls().param_set.ids()
+    assert ("inplace : bool, default False\n    Operate in place." in doc) is has_inplace
+    documented = [p.split(" : ")[0] for p in doc.split("\n") if " : " in p and p[0] != " "]
+    assert [p for p in documented if p not in ("input", "output")] == list(cls().param_set.ids())
+
+
+def test_fill_docstring_indents_sections_and_keeps_unknown_placeholders():
+    doc = "Summary.\n\n    {a}\n\n        {b}\n    {unknown}\n    "
+    filled = fill_docstring(doc, {"a": "\n    X\n      Y\n", "b": "Z"})
+    assert filled == "Summary.\n\n    X\n      Y\n\n        Z\n    {unknown}\n    "

@@ -17,6 +17,7 @@ from torchweave.network.shapes import Shape, assert_ndim, shape_to_str
 from torchweave.params.param import Param, p_dbl, p_fct, p_int, p_lgl
 from torchweave.params.param_set import ParamSet
 from torchweave.registry import pipeops
+from torchweave.utils.docs import fill_doc, fill_docstring
 
 __all__ = [
     "PipeOpTorchCELU",
@@ -42,48 +43,33 @@ __all__ = [
 ]
 
 
-class PipeOpTorchReLU(PipeOpTorch):
-    """``torch.nn.ReLU``: ``max(0, x)`` elementwise.
-
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
-
-    Parameters
-    ----------
-    inplace : bool, default False
-        Operate in place.
-
-    Examples
-    --------
-    >>> import torchweave as tw
-    >>> tw.nn("relu").shapes_out([(None, 3)])
-    [(None, 3)]
-    """
-
-    module_class = nn.ReLU
-    preserves_shape = True
-
-    def __init__(self, id: str = "nn_relu", param_vals: dict[str, Any] | None = None) -> None:
-        param_set = ParamSet(inplace=p_lgl(default=False, tags="train"))
-        super().__init__(id, param_set=param_set, param_vals=param_vals, tags=("activation",))
-
-
 # --- the shared helper ----------------------------------------------------------------------
+#: The docstring sections every activation shares: ``{io}`` and ``{inplace}`` lines in an
+#: activation's docstring are replaced by them (:func:`~torchweave.utils.docs.fill_docstring`).
+_DOC_SECTIONS = {
+    "io": """
+        Input and output channels
+        -------------------------
+        input : ModelDescriptor at train, Task at predict. output : likewise.
+
+        State
+        -----
+        ``shapes_out``: the input shape.
+    """,
+    "inplace": """
+        inplace : bool, default False
+            Operate in place.
+    """,
+}
+
+
+@fill_doc(**_DOC_SECTIONS)
 class _PipeOpTorchActivation(PipeOpTorch):
     """An elementwise activation: the given train-time params, tag ``"activation"``.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
+    Subclasses' docstrings are filled from ``_DOC_SECTIONS``.
 
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
@@ -96,6 +82,10 @@ class _PipeOpTorchActivation(PipeOpTorch):
     """
 
     preserves_shape = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.__doc__ = fill_docstring(cls.__doc__ or "", _DOC_SECTIONS)
 
     def __init__(self, id: str, param_vals: dict[str, Any] | None, **params: Param) -> None:
         super().__init__(
@@ -120,24 +110,39 @@ def _inplace() -> Param:
     return p_lgl(default=False, tags="train")
 
 
-# --- the activations, alphabetically -------------------------------------------------------
+# --- the activations: ReLU, then alphabetically -----------------------------------------------
+class PipeOpTorchReLU(_PipeOpTorchActivation):
+    """``torch.nn.ReLU``: ``max(0, x)`` elementwise.
+
+    {io}
+
+    Parameters
+    ----------
+    {inplace}
+
+    Examples
+    --------
+    >>> import torchweave as tw
+    >>> tw.nn("relu").shapes_out([(None, 3)])
+    [(None, 3)]
+    """
+
+    module_class = nn.ReLU
+
+    def __init__(self, id: str = "nn_relu", param_vals: dict[str, Any] | None = None) -> None:
+        super().__init__(id, param_vals, inplace=_inplace())
+
+
 class PipeOpTorchCELU(_PipeOpTorchActivation):
     """``torch.nn.CELU``: ``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
     alpha : float > 0, default 1.0
         Scale of the negative part.
-    inplace : bool, default False
-        Operate in place.
+    {inplace}
 
     Examples
     --------
@@ -156,20 +161,13 @@ class PipeOpTorchCELU(_PipeOpTorchActivation):
 class PipeOpTorchELU(_PipeOpTorchActivation):
     """``torch.nn.ELU``: ``x`` if ``x > 0`` else ``alpha * (exp(x) - 1)``.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
     alpha : float, default 1.0
         Scale of the negative part.
-    inplace : bool, default False
-        Operate in place.
+    {inplace}
 
     Examples
     --------
@@ -188,13 +186,7 @@ class PipeOpTorchELU(_PipeOpTorchActivation):
 class PipeOpTorchGELU(_PipeOpTorchActivation):
     """``torch.nn.GELU``: ``x * Phi(x)``, ``Phi`` the standard normal distribution function.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
@@ -218,13 +210,7 @@ class PipeOpTorchGELU(_PipeOpTorchActivation):
 class PipeOpTorchHardShrink(_PipeOpTorchActivation):
     """``torch.nn.Hardshrink``: ``x`` if ``|x| > lambd`` else 0.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
@@ -247,18 +233,11 @@ class PipeOpTorchHardShrink(_PipeOpTorchActivation):
 class PipeOpTorchHardSigmoid(_PipeOpTorchActivation):
     """``torch.nn.Hardsigmoid``: ``clamp(x / 6 + 1 / 2, 0, 1)``.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
-    inplace : bool, default False
-        Operate in place.
+    {inplace}
 
     Examples
     --------
@@ -278,13 +257,7 @@ class PipeOpTorchHardSigmoid(_PipeOpTorchActivation):
 class PipeOpTorchHardTanh(_PipeOpTorchActivation):
     """``torch.nn.Hardtanh``: ``clamp(x, min_val, max_val)``.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
@@ -292,8 +265,7 @@ class PipeOpTorchHardTanh(_PipeOpTorchActivation):
         Lower end of the linear region.
     max_val : float, default 1.0
         Upper end of the linear region; must be greater than ``min_val``.
-    inplace : bool, default False
-        Operate in place.
+    {inplace}
 
     Notes
     -----
@@ -328,20 +300,13 @@ class PipeOpTorchHardTanh(_PipeOpTorchActivation):
 class PipeOpTorchLeakyReLU(_PipeOpTorchActivation):
     """``torch.nn.LeakyReLU``: ``x`` if ``x >= 0`` else ``negative_slope * x``.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
     negative_slope : float, default 0.01
         Slope for negative inputs.
-    inplace : bool, default False
-        Operate in place.
+    {inplace}
 
     Examples
     --------
@@ -360,13 +325,7 @@ class PipeOpTorchLeakyReLU(_PipeOpTorchActivation):
 class PipeOpTorchLogSigmoid(_PipeOpTorchActivation):
     """``torch.nn.LogSigmoid``: ``log(1 / (1 + exp(-x)))``.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
@@ -390,13 +349,7 @@ class PipeOpTorchLogSigmoid(_PipeOpTorchActivation):
 class PipeOpTorchPReLU(_PipeOpTorchActivation):
     """``torch.nn.PReLU``: a leaky ReLU whose negative slope is learned.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
@@ -443,18 +396,11 @@ class PipeOpTorchPReLU(_PipeOpTorchActivation):
 class PipeOpTorchReLU6(_PipeOpTorchActivation):
     """``torch.nn.ReLU6``: ``min(max(0, x), 6)``.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
-    inplace : bool, default False
-        Operate in place.
+    {inplace}
 
     Examples
     --------
@@ -474,13 +420,7 @@ class PipeOpTorchRReLU(_PipeOpTorchActivation):
 
     In evaluation mode the slope is ``(lower + upper) / 2``.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
@@ -488,8 +428,7 @@ class PipeOpTorchRReLU(_PipeOpTorchActivation):
         Lower bound of the slope.
     upper : float, default 1/3
         Upper bound of the slope; at least ``lower``.
-    inplace : bool, default False
-        Operate in place.
+    {inplace}
 
     Examples
     --------
@@ -519,18 +458,11 @@ class PipeOpTorchRReLU(_PipeOpTorchActivation):
 class PipeOpTorchSELU(_PipeOpTorchActivation):
     """``torch.nn.SELU``: ``scale * elu(x, alpha)`` with the self-normalising constants.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
-    inplace : bool, default False
-        Operate in place.
+    {inplace}
 
     Examples
     --------
@@ -548,13 +480,7 @@ class PipeOpTorchSELU(_PipeOpTorchActivation):
 class PipeOpTorchSigmoid(_PipeOpTorchActivation):
     """``torch.nn.Sigmoid``: ``1 / (1 + exp(-x))``.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
@@ -576,13 +502,7 @@ class PipeOpTorchSigmoid(_PipeOpTorchActivation):
 class PipeOpTorchSoftPlus(_PipeOpTorchActivation):
     """``torch.nn.Softplus``: ``log(1 + exp(beta * x)) / beta``, linear above ``threshold``.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
@@ -612,13 +532,7 @@ class PipeOpTorchSoftPlus(_PipeOpTorchActivation):
 class PipeOpTorchSoftShrink(_PipeOpTorchActivation):
     """``torch.nn.Softshrink``: shrink ``x`` towards 0 by ``lambd``, 0 within ``[-lambd, lambd]``.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
@@ -641,13 +555,7 @@ class PipeOpTorchSoftShrink(_PipeOpTorchActivation):
 class PipeOpTorchSoftSign(_PipeOpTorchActivation):
     """``torch.nn.Softsign``: ``x / (1 + |x|)``.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
@@ -669,13 +577,7 @@ class PipeOpTorchSoftSign(_PipeOpTorchActivation):
 class PipeOpTorchTanh(_PipeOpTorchActivation):
     """``torch.nn.Tanh``: the hyperbolic tangent.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
@@ -697,13 +599,7 @@ class PipeOpTorchTanh(_PipeOpTorchActivation):
 class PipeOpTorchTanhShrink(_PipeOpTorchActivation):
     """``torch.nn.Tanhshrink``: ``x - tanh(x)``.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
@@ -725,13 +621,7 @@ class PipeOpTorchTanhShrink(_PipeOpTorchActivation):
 class PipeOpTorchThreshold(_PipeOpTorchActivation):
     """``torch.nn.Threshold``: ``x`` if ``x > threshold`` else ``value``.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
@@ -739,8 +629,7 @@ class PipeOpTorchThreshold(_PipeOpTorchActivation):
         The threshold (required).
     value : float
         The replacement for inputs at or below it (required).
-    inplace : bool, default False
-        Operate in place.
+    {inplace}
 
     Examples
     --------
