@@ -12,30 +12,10 @@ from torch.nn.functional import softmax
 
 import torchweave as tw
 import torchweave.network.ops.nn_fn  # registers the operator
+from tests.network.ops.helpers import make_md, run
 from torchweave.errors import InvalidParameterError, InvalidTypeError, ShapeError
-from torchweave.network import ModelDescriptor, TorchIngressToken, batchgetter_num
 from torchweave.network.ops.nn_fn import FnModule, PipeOpTorchFn, function_params
 from torchweave.params import ParamSet, p_uty
-from torchweave.pipelines import Graph
-from torchweave.pipelines.ops.nop import PipeOpNOP
-
-
-def _md(shape):
-    graph = Graph().add_pipeop(PipeOpNOP(id="inp"), clone=False)
-    return ModelDescriptor(
-        graph=graph,
-        ingress={"inp.input": TorchIngressToken(["x"], batchgetter_num, shape)},
-        task=tw.tsk("iris"),
-        pointer=("inp", "output"),
-        pointer_shape=shape,
-    )
-
-
-def _run(op, shape_in, real_in):
-    md = op.train([_md(shape_in)])[0]
-    net = tw.model_descriptor_to_module(md)
-    x = torch.randn(*real_in)
-    return md.pointer_shape, net(x), x
 
 
 # Module-level functions (picklable) with and without defaults.
@@ -94,7 +74,7 @@ def test_builtins_without_signature_have_no_params_unless_given():
         param_set=ParamSet(start_dim=p_uty(default=0, tags="train")),
         start_dim=1,
     )
-    inferred, y, x = _run(op, (None, 2, 5), (3, 2, 5))
+    inferred, x, y, _ = run(op, (None, 2, 5), (3, 2, 5))
     assert inferred == (None, 10)
     assert torch.equal(y, torch.flatten(x, start_dim=1))
 
@@ -103,7 +83,7 @@ def test_required_param_is_checked_at_train():
     with pytest.raises(
         InvalidParameterError, match=r"PipeOp 'fn' needs the required parameter\(s\) 'factor'"
     ):
-        tw.nn("fn", scale).train([_md((None, 3))])
+        tw.nn("fn", scale).train([make_md((None, 3))])
 
 
 def test_construction_errors():
@@ -134,16 +114,16 @@ def test_key_and_ids():
 
 # --- shapes and forwards ------------------------------------------------------------------------
 def test_traced_shapes_and_values():
-    inferred, y, x = _run(tw.nn("fn", softmax, dim=1), (None, 3), (4, 3))
+    inferred, x, y, _ = run(tw.nn("fn", softmax, dim=1), (None, 3), (4, 3))
     assert inferred == (None, 3)
     assert torch.allclose(y, softmax(x, dim=1))
-    inferred, y, x = _run(tw.nn("fn", mean_over, dim=1), (None, 3, None), (2, 3, 5))
+    inferred, x, y, _ = run(tw.nn("fn", mean_over, dim=1), (None, 3, None), (2, 3, 5))
     assert inferred == (None, None)
     assert torch.allclose(y, x.mean(dim=1))
-    inferred, y, x = _run(tw.nn("fn", mean_over, keepdim=True), (None, 3, 4), (2, 3, 4))
+    inferred, x, y, _ = run(tw.nn("fn", mean_over, keepdim=True), (None, 3, 4), (2, 3, 4))
     assert inferred == (None, 3, 1)
     assert y.shape == (2, 3, 1)
-    inferred, y, x = _run(tw.nn("fn", scale, factor=2.0, shift=1.0), (None, 2), (3, 2))
+    inferred, x, y, _ = run(tw.nn("fn", scale, factor=2.0, shift=1.0), (None, 2), (3, 2))
     assert inferred == (None, 2)
     assert torch.allclose(y, 2 * x + 1)
 
@@ -167,7 +147,7 @@ def test_user_shapes_out_may_return_a_single_shape():
     op = tw.nn("fn", first_half, shapes_out=lambda s, p, t: (s[0][0], 2))
     assert op.shapes_out([(None, 4)]) == [(None, 2)]
     op = tw.nn("fn", first_half, shapes_out=_shapes_first_half)
-    inferred, y, x = _run(op, (None, 6), (2, 6))
+    inferred, x, y, _ = run(op, (None, 6), (2, 6))
     assert inferred == (None, 3)
     assert torch.equal(y, x[:, :3])
 
@@ -196,7 +176,7 @@ def test_traced_shapes_match_real_batches(real, unknown, data):
     masked = tuple(None if u else r for r, u in zip(real, unknown, strict=False))
     dim = data.draw(st.integers(1, len(real) - 1))
     keepdim = data.draw(st.booleans())
-    inferred, y, _ = _run(tw.nn("fn", mean_over, dim=dim, keepdim=keepdim), masked, tuple(real))
+    inferred, _, y, _ = run(tw.nn("fn", mean_over, dim=dim, keepdim=keepdim), masked, tuple(real))
     assert len(inferred) == y.dim()
     for i, r in zip(inferred, y.shape, strict=True):
         assert i is None or i == r
@@ -219,7 +199,7 @@ def test_operator_and_network_pickle(fn, params):
     clone = pickle.loads(pickle.dumps(op))
     assert clone.fn is fn
     assert clone.param_set.values == params
-    md = op.train([_md((None, 3))])[0]
+    md = op.train([make_md((None, 3))])[0]
     net = pickle.loads(pickle.dumps(tw.model_descriptor_to_module(md)))
     x = torch.randn(2, 3)
     assert torch.allclose(net(x), fn(x, **params))
@@ -245,7 +225,7 @@ def test_lambdas_pickle_in_operator_graph_and_network():
     graph = pickle.loads(pickle.dumps(_lambda_graph()))
     assert graph.pipeops["fn"].fn(torch.ones(1)).tolist() == [2.0]
     assert graph.pipeops["fn"].shapes_out([(None, 4)]) == [(None, 4)]
-    md = op.train([_md((None, 3))])[0]
+    md = op.train([make_md((None, 3))])[0]
     net = pickle.loads(pickle.dumps(tw.model_descriptor_to_module(md)))
     assert torch.equal(net(x), x * 2)
     assert (
