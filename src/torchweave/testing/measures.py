@@ -28,7 +28,7 @@ from torchweave.data.prediction import (
 )
 from torchweave.errors import InvalidTypeError, PredictTypeError, TaskError
 from torchweave.measures.measure import AGGREGATIONS, Measure
-from torchweave.testing._checks import CheckFailedError, refuse_unknown_checks, run_check
+from torchweave.testing._checks import CheckFailedError, refuse_unknown_checks, run_checks
 
 __all__ = ["MEASURE_CHECKS", "check_measure"]
 
@@ -513,11 +513,4 @@ def check_measure(
     if not check_registry:
         skips.setdefault("registry", "check_registry=False")
     ctx = _Context(measure=measure, seed=seed, settings=_settings(measure))
-    results: dict[str, str] = {}
-    for name, check in MEASURE_CHECKS.items():
-        if name in skips:
-            results[name] = f"skipped: {skips[name]}"
-            continue
-        run_check(ctx, name, check, f"check_measure for measure '{measure.id}'")
-        results[name] = "passed"
-    return results
+    return run_checks(ctx, MEASURE_CHECKS, skips, f"check_measure for measure '{measure.id}'")

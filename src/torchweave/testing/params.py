@@ -14,7 +14,7 @@ from typing import Any
 from torchweave.errors import InvalidParameterError
 from torchweave.params.param import Param
 from torchweave.params.param_set import REQUIRED, ParamSet, ParamSetCollection
-from torchweave.testing._checks import CheckFailedError, refuse_unknown_checks, run_check
+from torchweave.testing._checks import CheckFailedError, refuse_unknown_checks, run_checks
 
 __all__ = ["PARAM_SET_CHECKS", "check_param_set"]
 
@@ -309,11 +309,6 @@ def check_param_set(ps: ParamSet, skip: Mapping[str, str] | None = None) -> dict
     skips = dict(skip or {})
     refuse_unknown_checks(skips, PARAM_SET_CHECKS, f"in the skips of the ParamSet of {ps.owner}")
     ctx = _Context(ps=ps)
-    results: dict[str, str] = {}
-    for name, check in PARAM_SET_CHECKS.items():
-        if name in skips:
-            results[name] = f"skipped: {skips[name]}"
-            continue
-        run_check(ctx, name, check, f"check_param_set for the ParamSet of {ps.owner}")
-        results[name] = "passed"
-    return results
+    return run_checks(
+        ctx, PARAM_SET_CHECKS, skips, f"check_param_set for the ParamSet of {ps.owner}"
+    )
