@@ -267,6 +267,7 @@ def test_docstrings_are_filled_from_the_template(key):
     assert "{" not in doc.replace("{'", "").replace('{"', "")  # no placeholder left
     assert "Input and output channels\n-------------------------\ninput : ModelDescriptor" in doc
     assert "State\n-----\n``shapes_out``: the input shape." in doc
+    assert f'Examples\n--------\n>>> import torchweave as tw\n>>> tw.nn("{key}"' in doc
     has_inplace = "inplace" in cls().param_set.ids()
     assert ("inplace : bool, default False\n    Operate in place." in doc) is has_inplace
     documented = [p.split(" : ")[0] for p in doc.split("\n") if " : " in p and p[0] != " "]

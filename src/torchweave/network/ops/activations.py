@@ -6,6 +6,7 @@ shape is the input shape (``preserves_shape``: no tracing needed).
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, ClassVar
 
 from torch import nn
@@ -45,7 +46,8 @@ __all__ = [
 
 # --- the shared helper ----------------------------------------------------------------------
 #: The docstring sections every activation shares: ``{io}`` and ``{inplace}`` lines in an
-#: activation's docstring are replaced by them (:func:`~torchweave.utils.docs.fill_docstring`).
+#: activation's docstring are replaced by them (:func:`~torchweave.utils.docs.fill_docstring`),
+#: ``{example}`` by ``_EXAMPLE`` with the activation's key.
 _DOC_SECTIONS = {
     "io": """
         Input and output channels
@@ -61,6 +63,16 @@ _DOC_SECTIONS = {
             Operate in place.
     """,
 }
+
+
+#: ``{example}``: the activation's key and default shape rule, at an input of shape (None, 3).
+_EXAMPLE = """
+    Examples
+    --------
+    >>> import torchweave as tw
+    >>> tw.nn("{key}").shapes_out([(None, 3)])
+    [(None, 3)]
+"""
 
 
 @fill_doc(**_DOC_SECTIONS)
@@ -85,7 +97,9 @@ class _PipeOpTorchActivation(PipeOpTorch):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.__doc__ = fill_docstring(cls.__doc__ or "", _DOC_SECTIONS)
+        key = inspect.signature(cls.__init__).parameters["id"].default.removeprefix("nn_")
+        example = _EXAMPLE.format(key=key)
+        cls.__doc__ = fill_docstring(cls.__doc__ or "", {**_DOC_SECTIONS, "example": example})
 
     def __init__(self, id: str, param_vals: dict[str, Any] | None, **params: Param) -> None:
         super().__init__(
@@ -120,11 +134,7 @@ class PipeOpTorchReLU(_PipeOpTorchActivation):
     ----------
     {inplace}
 
-    Examples
-    --------
-    >>> import torchweave as tw
-    >>> tw.nn("relu").shapes_out([(None, 3)])
-    [(None, 3)]
+    {example}
     """
 
     module_class = nn.ReLU
@@ -169,11 +179,7 @@ class PipeOpTorchELU(_PipeOpTorchActivation):
         Scale of the negative part.
     {inplace}
 
-    Examples
-    --------
-    >>> import torchweave as tw
-    >>> tw.nn("elu").shapes_out([(None, 3)])
-    [(None, 3)]
+    {example}
     """
 
     module_class = nn.ELU
@@ -217,11 +223,7 @@ class PipeOpTorchHardShrink(_PipeOpTorchActivation):
     lambd : float, default 0.5
         The threshold.
 
-    Examples
-    --------
-    >>> import torchweave as tw
-    >>> tw.nn("hardshrink").shapes_out([(None, 3)])
-    [(None, 3)]
+    {example}
     """
 
     module_class = nn.Hardshrink
@@ -239,11 +241,7 @@ class PipeOpTorchHardSigmoid(_PipeOpTorchActivation):
     ----------
     {inplace}
 
-    Examples
-    --------
-    >>> import torchweave as tw
-    >>> tw.nn("hardsigmoid").shapes_out([(None, 3)])
-    [(None, 3)]
+    {example}
     """
 
     module_class = nn.Hardsigmoid
@@ -331,11 +329,7 @@ class PipeOpTorchLogSigmoid(_PipeOpTorchActivation):
     ----------
     None.
 
-    Examples
-    --------
-    >>> import torchweave as tw
-    >>> tw.nn("log_sigmoid").shapes_out([(None, 3)])
-    [(None, 3)]
+    {example}
     """
 
     module_class = nn.LogSigmoid
@@ -402,11 +396,7 @@ class PipeOpTorchReLU6(_PipeOpTorchActivation):
     ----------
     {inplace}
 
-    Examples
-    --------
-    >>> import torchweave as tw
-    >>> tw.nn("relu6").shapes_out([(None, 3)])
-    [(None, 3)]
+    {example}
     """
 
     module_class = nn.ReLU6
@@ -464,11 +454,7 @@ class PipeOpTorchSELU(_PipeOpTorchActivation):
     ----------
     {inplace}
 
-    Examples
-    --------
-    >>> import torchweave as tw
-    >>> tw.nn("selu").shapes_out([(None, 3)])
-    [(None, 3)]
+    {example}
     """
 
     module_class = nn.SELU
@@ -486,11 +472,7 @@ class PipeOpTorchSigmoid(_PipeOpTorchActivation):
     ----------
     None.
 
-    Examples
-    --------
-    >>> import torchweave as tw
-    >>> tw.nn("sigmoid").shapes_out([(None, 3)])
-    [(None, 3)]
+    {example}
     """
 
     module_class = nn.Sigmoid
@@ -539,11 +521,7 @@ class PipeOpTorchSoftShrink(_PipeOpTorchActivation):
     lambd : float >= 0, default 0.5
         The threshold.
 
-    Examples
-    --------
-    >>> import torchweave as tw
-    >>> tw.nn("softshrink").shapes_out([(None, 3)])
-    [(None, 3)]
+    {example}
     """
 
     module_class = nn.Softshrink
@@ -561,11 +539,7 @@ class PipeOpTorchSoftSign(_PipeOpTorchActivation):
     ----------
     None.
 
-    Examples
-    --------
-    >>> import torchweave as tw
-    >>> tw.nn("softsign").shapes_out([(None, 3)])
-    [(None, 3)]
+    {example}
     """
 
     module_class = nn.Softsign
@@ -583,11 +557,7 @@ class PipeOpTorchTanh(_PipeOpTorchActivation):
     ----------
     None.
 
-    Examples
-    --------
-    >>> import torchweave as tw
-    >>> tw.nn("tanh").shapes_out([(None, 3)])
-    [(None, 3)]
+    {example}
     """
 
     module_class = nn.Tanh
@@ -605,11 +575,7 @@ class PipeOpTorchTanhShrink(_PipeOpTorchActivation):
     ----------
     None.
 
-    Examples
-    --------
-    >>> import torchweave as tw
-    >>> tw.nn("tanhshrink").shapes_out([(None, 3)])
-    [(None, 3)]
+    {example}
     """
 
     module_class = nn.Tanhshrink
