@@ -11,12 +11,15 @@ from sklearn import metrics
 import torchweave as tw
 from torchweave.measures import Measure, MeasureClassifAcc
 from torchweave.sugar import msr
-from torchweave.testing.measures import check_measure
+from torchweave.testing._checks import CheckFailedError
+from torchweave.testing.measures import MEASURE_CHECKS, check_measure
 
 
 @pytest.mark.parametrize("key", tw.registry.measures.keys())
 def test_check_measure(key):
-    check_measure(msr(key))
+    results = check_measure(msr(key))
+    assert list(results) == list(MEASURE_CHECKS)
+    assert set(results.values()) == {"passed"}
 
 
 @pytest.mark.parametrize(
@@ -30,7 +33,7 @@ def test_check_measure(key):
     ],
 )
 def test_check_measure_configured(key, kwargs):
-    check_measure(msr(key, **kwargs))
+    assert set(check_measure(msr(key, **kwargs)).values()) == {"passed"}
 
 
 class _WrongDirection(Measure):
@@ -108,7 +111,29 @@ def test_check_measure_catches_broken_measures(measure, match):
 
 
 def test_check_measure_without_registry_check():
-    check_measure(_Unregistered(), check_registry=False)
+    results = check_measure(_Unregistered(), check_registry=False)
+    assert results["registry"] == "skipped: check_registry=False"
+    assert {v for k, v in results.items() if k != "registry"} == {"passed"}
+
+
+def test_check_measure_reports_skips_like_the_other_suites():
+    results = check_measure(_Unregistered(), skip={"registry": "not registered on purpose"})
+    assert results["registry"] == "skipped: not registered on purpose"
+    results = check_measure(_WrongDirection(), skip={"direction": "known"}, check_registry=False)
+    assert results["direction"] == "skipped: known"
+    assert results["range"] == "passed"
+
+
+def test_check_measure_refuses_unknown_skips():
+    with pytest.raises(
+        AssertionError, match=r"Unknown check\(s\) \['speed'\] in the skips of measure"
+    ):
+        check_measure(msr("classif.acc"), skip={"speed": "why"})
+
+
+def test_check_measure_failures_are_check_failed_errors():
+    with pytest.raises(CheckFailedError, match=r"failed \[direction\]"):
+        check_measure(_WrongDirection())
 
 
 def test_check_measure_needs_a_measure():

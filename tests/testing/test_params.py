@@ -13,7 +13,8 @@ from torchweave.params import (
     p_lgl,
     p_uty,
 )
-from torchweave.testing.params import check_param_set
+from torchweave.testing._checks import CheckFailedError
+from torchweave.testing.params import PARAM_SET_CHECKS, check_param_set
 
 
 def good_set():
@@ -34,8 +35,26 @@ def good_set():
 def test_good_set_passes_and_is_left_alone():
     ps = good_set()
     before = ps.values
-    check_param_set(ps)
+    results = check_param_set(ps)
     assert ps.values == before
+    assert results == dict.fromkeys(PARAM_SET_CHECKS, "passed")
+
+
+def test_skips_are_reported_like_the_other_suites():
+    ps = ParamSet(owner="learner 'x'", k=p_int(1, default=0))
+    results = check_param_set(ps, skip={"declarations": "the default is documentation"})
+    assert results["declarations"] == "skipped: the default is documentation"
+    assert results["required"] == "passed"
+
+
+def test_unknown_skips_are_refused():
+    with pytest.raises(AssertionError, match=r"Unknown check\(s\) \['speed'\] in the skips"):
+        check_param_set(good_set(), skip={"speed": "why"})
+
+
+def test_failures_are_check_failed_errors():
+    with pytest.raises(CheckFailedError, match=r"the default 0 of 'k' is neither valid"):
+        check_param_set(ParamSet(owner="learner 'x'", k=p_int(1, default=0)))
 
 
 def test_required_params_set_pass_too():

@@ -378,8 +378,11 @@ class Task(abc.ABC):
             ids = self._row_ids = np.arange(len(ids), dtype=np.int64)
         frame = self._data.copy()
         aligned = data.set_axis(pd.Index(ids, name="row_id"), axis=0)
-        for col in data.columns:
-            frame[col] = _spread(aligned[col], frame.index)
+        spread = {col: _spread(aligned[col], frame.index) for col in data.columns}
+        for col in [c for c in data.columns if c in frame.columns]:
+            frame[col] = spread.pop(col)
+        if spread:  # new columns in one concat: inserting hundreds one by one fragments the frame
+            frame = pd.concat([frame, pd.DataFrame(spread, index=frame.index)], axis=1)
         kept = [c for c in self._col_roles["feature"] if c not in set(remove) or c in data.columns]
         added = [c for c in data.columns if c not in kept]
         old = self._data

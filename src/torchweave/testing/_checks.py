@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-__all__ = ["CheckFailedError", "refuse_unknown_checks", "run_check"]
+__all__ = ["CheckFailedError", "refuse_unknown_checks", "run_check", "run_checks"]
 
 
 class CheckFailedError(AssertionError):
@@ -32,3 +32,20 @@ def run_check(ctx: Any, name: str, check: Callable[[Any], None], where: str) -> 
     except Exception as exc:
         exc.add_note(f"(in check '{name}' of {where})")
         raise
+
+
+def run_checks(
+    ctx: Any, checks: Mapping[str, Callable[[Any], None]], skips: Mapping[str, str], where: str
+) -> dict[str, str]:
+    """Run the checks in order (:func:`run_check`), but the skipped ones: the suite's report.
+
+    Returns ``{name: "passed" or "skipped: <reason>"}``.
+    """
+    results: dict[str, str] = {}
+    for name, check in checks.items():
+        if name in skips:
+            results[name] = f"skipped: {skips[name]}"
+            continue
+        run_check(ctx, name, check, where)
+        results[name] = "passed"
+    return results

@@ -12,8 +12,8 @@ from __future__ import annotations
 import copy
 import math
 import pickle
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,8 +28,9 @@ from torchweave.data.prediction import (
 )
 from torchweave.errors import InvalidTypeError, PredictTypeError, TaskError
 from torchweave.measures.measure import AGGREGATIONS, Measure
+from torchweave.testing._checks import CheckFailedError, refuse_unknown_checks, run_checks
 
-__all__ = ["check_measure"]
+__all__ = ["MEASURE_CHECKS", "check_measure"]
 
 #: Deliberately not in sorted order, so that a measure that lets sklearn sort the
 #: labels (and so reorders the probability columns) fails the perfect-prediction check.
@@ -49,8 +50,22 @@ class _Setting:
     perfect: Callable[[], Prediction]
 
 
-def _fail(measure: Measure, check: str, message: str) -> AssertionError:
-    return AssertionError(f"check_measure('{measure.id}') failed [{check}]: {message}")
+@dataclass
+class _Context:
+    """What the checks share: the measure, the seed, its generator and the settings."""
+
+    measure: Measure
+    seed: int
+    settings: list[_Setting]
+    rng: np.random.Generator = field(init=False)
+    check: str = ""
+
+    def __post_init__(self) -> None:
+        self.rng = np.random.default_rng(self.seed)
+
+
+def _fail(measure: Measure, check: str, message: str) -> CheckFailedError:
+    return CheckFailedError(f"check_measure('{measure.id}') failed [{check}]: {message}")
 
 
 # --- prediction builders ---------------------------------------------------------------
@@ -173,7 +188,9 @@ def _other_kind(measure: Measure) -> Prediction:
 
 
 # --- checks ------------------------------------------------------------------------------
-def _check_metadata(measure: Measure) -> None:
+def _check_metadata(ctx: _Context) -> None:
+    measure = ctx.measure
+
     def need(ok: bool, message: str) -> None:
         if not ok:
             raise _fail(measure, "metadata", message)
@@ -212,7 +229,8 @@ def _score(measure: Measure, prediction: Prediction, check: str, setting: str) -
     return value
 
 
-def _check_range(measure: Measure, setting: _Setting, rng: np.random.Generator) -> None:
+def _check_range(ctx: _Context, setting: _Setting) -> None:
+    measure, rng = ctx.measure, ctx.rng
     lo, hi = measure.range
     for correct in (0.0, 0.5, 0.8, 1.0):
         value = _score(measure, setting.make(correct, rng), "range", setting.name)
@@ -225,7 +243,8 @@ def _check_range(measure: Measure, setting: _Setting, rng: np.random.Generator) 
             )
 
 
-def _check_perfect(measure: Measure, setting: _Setting) -> None:
+def _check_perfect(ctx: _Context, setting: _Setting) -> None:
+    measure = ctx.measure
     best = measure.best
     if math.isinf(best):
         return
@@ -239,7 +258,8 @@ def _check_perfect(measure: Measure, setting: _Setting) -> None:
         )
 
 
-def _check_direction(measure: Measure, setting: _Setting, seed: int) -> None:
+def _check_direction(ctx: _Context, setting: _Setting) -> None:
+    measure, seed = ctx.measure, ctx.seed
     good = _score(measure, setting.make(0.8, np.random.default_rng(seed)), "direction", "good")
     bad = _score(measure, setting.make(0.0, np.random.default_rng(seed)), "direction", "bad")
     better = good < bad if measure.minimize else good > bad
@@ -252,7 +272,8 @@ def _check_direction(measure: Measure, setting: _Setting, seed: int) -> None:
         )
 
 
-def _check_missing(measure: Measure, setting: _Setting, rng: np.random.Generator) -> None:
+def _check_missing(ctx: _Context, setting: _Setting) -> None:
+    measure, rng = ctx.measure, ctx.rng
     prediction = setting.make(0.8, rng)
     used = "prob" if measure.predict_type == "prob" else "response"
     cases = [
@@ -300,7 +321,8 @@ def _expect_error(
     raise _fail(measure, check, f"{situation} must raise {wanted}; nothing was raised")
 
 
-def _check_errors(measure: Measure) -> None:
+def _check_errors(ctx: _Context) -> None:
+    measure = ctx.measure
     other = _other_kind(measure)
     _expect_error(
         measure,
@@ -340,7 +362,8 @@ def _check_errors(measure: Measure) -> None:
         )
 
 
-def _check_invariance(measure: Measure, setting: _Setting, rng: np.random.Generator) -> None:
+def _check_invariance(ctx: _Context, setting: _Setting) -> None:
+    measure, rng = ctx.measure, ctx.rng
     prediction = setting.make(0.8, rng)
     before = prediction.as_data_frame().copy()
     value = measure.score(prediction)
@@ -352,7 +375,8 @@ def _check_invariance(measure: Measure, setting: _Setting, rng: np.random.Genera
         raise _fail(measure, "row_order", f"the score depends on the row order: {value} vs {again}")
 
 
-def _check_aggregate(measure: Measure, setting: _Setting, rng: np.random.Generator) -> None:
+def _check_aggregate(ctx: _Context, setting: _Setting) -> None:
+    measure, rng = ctx.measure, ctx.rng
     first, second = setting.make(0.8, rng), setting.make(0.5, rng)
     got = measure.aggregate([first, second])
     if measure.aggregation == "micro":
@@ -367,7 +391,8 @@ def _check_aggregate(measure: Measure, setting: _Setting, rng: np.random.Generat
         )
 
 
-def _check_pickle(measure: Measure, setting: _Setting, rng: np.random.Generator) -> None:
+def _check_pickle(ctx: _Context, setting: _Setting) -> None:
+    measure, rng = ctx.measure, ctx.rng
     prediction = setting.make(0.8, rng)
     value = measure.score(prediction)
     for how, clone in (
@@ -382,7 +407,8 @@ def _check_pickle(measure: Measure, setting: _Setting, rng: np.random.Generator)
             raise _fail(measure, how, f"the copy differs: {other!r} vs {measure!r}")
 
 
-def _check_registry(measure: Measure) -> None:
+def _check_registry(ctx: _Context) -> None:
+    measure = ctx.measure
     if measure.id not in registry.measures:
         raise _fail(
             measure, "registry", f"the id '{measure.id}' is not a key of tw.registry.measures"
@@ -397,20 +423,53 @@ def _check_registry(measure: Measure) -> None:
         )
 
 
-def check_measure(measure: Measure, *, seed: int = 0, check_registry: bool = True) -> None:
+def _for_each_setting(check: Callable[[_Context, _Setting], None]) -> Callable[[_Context], None]:
+    """A check run on each family of predictions (binary, multiclass or regression)."""
+
+    def run(ctx: _Context) -> None:
+        for setting in ctx.settings:
+            check(ctx, setting)
+
+    return run
+
+
+#: The checks of :func:`check_measure`, by name (the names ``skip`` takes).
+MEASURE_CHECKS: dict[str, Callable[[_Context], None]] = {
+    "metadata": _check_metadata,
+    "errors": _check_errors,
+    "range": _for_each_setting(_check_range),
+    "perfect": _for_each_setting(_check_perfect),
+    "direction": _for_each_setting(_check_direction),
+    "missing": _for_each_setting(_check_missing),
+    "invariance": _for_each_setting(_check_invariance),
+    "aggregate": _for_each_setting(_check_aggregate),
+    "pickle": _for_each_setting(_check_pickle),
+    "registry": _check_registry,
+}
+
+
+def check_measure(
+    measure: Measure,
+    *,
+    seed: int = 0,
+    check_registry: bool = True,
+    skip: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     """Check that a measure keeps the promises of :class:`~torchweave.measures.Measure`.
 
-    The checks: consistent metadata; scores are floats inside ``range`` (binary and,
-    unless binary-only, multiclass predictions for classification); a perfect
-    prediction gets the best value of the range (skipped where that bound is
-    infinite; near-certain probabilities for prob measures); a worse prediction scores
-    worse in the direction of ``minimize``; missing truth, response or prob and empty
-    predictions give NaN; the wrong kind of prediction raises ``TaskError``, a missing
-    ``prob`` raises ``PredictTypeError`` and a multiclass prediction for a binary-only
-    measure raises ``TaskError``, each naming the measure; scoring neither modifies the
-    prediction nor depends on the row order; ``aggregate`` follows ``aggregation``; the
-    measure pickles and deep-copies and the copies score the same; its id is its key
-    in ``tw.registry.measures``.
+    The checks (the keys of :data:`MEASURE_CHECKS`): ``metadata`` is consistent;
+    ``errors``: the wrong kind of prediction raises ``TaskError``, a missing ``prob``
+    raises ``PredictTypeError`` and a multiclass prediction for a binary-only measure
+    raises ``TaskError``, each naming the measure; ``range``: scores are floats inside
+    ``range`` (binary and, unless binary-only, multiclass predictions for
+    classification); ``perfect``: a perfect prediction gets the best value of the
+    range (skipped where that bound is infinite; near-certain probabilities for prob
+    measures); ``direction``: a worse prediction scores worse in the direction of
+    ``minimize``; ``missing``: missing truth, response or prob and empty predictions
+    give NaN; ``invariance``: scoring neither modifies the prediction nor depends on
+    the row order; ``aggregate`` follows ``aggregation``; ``pickle``: the measure
+    pickles and deep-copies and the copies score the same; ``registry``: its id is its
+    key in ``tw.registry.measures``.
 
     Parameters
     ----------
@@ -420,33 +479,38 @@ def check_measure(measure: Measure, *, seed: int = 0, check_registry: bool = Tru
         Seed of the random predictions.
     check_registry : bool, default True
         Whether to check that ``measure.id`` is a registry key building this class
-        (turn off for measures that are not registered).
+        (turn off for measures that are not registered; the same as skipping
+        ``"registry"``).
+    skip : mapping of str to str, optional
+        Checks to skip, with the reason. Names are the keys of :data:`MEASURE_CHECKS`.
+
+    Returns
+    -------
+    dict of str to str
+        For each check ``"passed"`` or ``"skipped: <reason>"``, as the other suites.
 
     Raises
     ------
     AssertionError
-        On the first failed check, naming the measure and the check.
+        On the first failed check, naming the measure and the check. Errors raised
+        inside a check propagate with a note naming the check.
 
     Examples
     --------
     >>> from torchweave.sugar import msr
     >>> from torchweave.testing.measures import check_measure
-    >>> check_measure(msr("classif.acc"))
+    >>> set(check_measure(msr("classif.acc")).values())
+    {'passed'}
+    >>> check_measure(msr("classif.acc"), skip={"pickle": "checked elsewhere"})["pickle"]
+    'skipped: checked elsewhere'
     """
     if not isinstance(measure, Measure):
         raise AssertionError(
             f"check_measure needs a Measure. Got {type(measure).__name__} instead."
         )
-    rng = np.random.default_rng(seed)
-    _check_metadata(measure)
-    _check_errors(measure)
-    for setting in _settings(measure):
-        _check_range(measure, setting, rng)
-        _check_perfect(measure, setting)
-        _check_direction(measure, setting, seed)
-        _check_missing(measure, setting, rng)
-        _check_invariance(measure, setting, rng)
-        _check_aggregate(measure, setting, rng)
-        _check_pickle(measure, setting, rng)
-    if check_registry:
-        _check_registry(measure)
+    skips = dict(skip or {})
+    refuse_unknown_checks(skips, MEASURE_CHECKS, f"in the skips of measure '{measure.id}'")
+    if not check_registry:
+        skips.setdefault("registry", "check_registry=False")
+    ctx = _Context(measure=measure, seed=seed, settings=_settings(measure))
+    return run_checks(ctx, MEASURE_CHECKS, skips, f"check_measure for measure '{measure.id}'")

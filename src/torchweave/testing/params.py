@@ -7,19 +7,22 @@ the parameter and what went wrong.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from torchweave.errors import InvalidParameterError
 from torchweave.params.param import Param
 from torchweave.params.param_set import REQUIRED, ParamSet, ParamSetCollection
+from torchweave.testing._checks import CheckFailedError, refuse_unknown_checks, run_checks
 
-__all__ = ["check_param_set"]
+__all__ = ["PARAM_SET_CHECKS", "check_param_set"]
 
 _NOT_A_LEVEL = "__not_a_level__"
 
 
-def _fail(ps: ParamSet, message: str) -> AssertionError:
-    return AssertionError(f"ParamSet of {ps.owner}: {message}")
+def _fail(ps: ParamSet, message: str) -> CheckFailedError:
+    return CheckFailedError(f"ParamSet of {ps.owner}: {message}")
 
 
 def _invalid_values(param: Param) -> list[Any]:
@@ -95,43 +98,36 @@ def _equal(a: Any, b: Any) -> bool:
         return False
 
 
-def check_param_set(ps: ParamSet) -> None:
-    """Check that a ParamSet keeps paradox's invariants.
+@dataclass
+class _Context:
+    """The set under check (``check`` is the name of the running check)."""
 
-    Checks: ids are unique strings; every ``init`` and every current value passes its
-    parameter's check; every documented ``default`` passes the check (or is a special
-    value); an invalid value for each typed parameter (below its lower bound, not a
-    level, of the wrong type) raises :class:`~torchweave.errors.InvalidParameterError`
-    naming the parameter and the owner, and leaves the values unchanged; values
-    round-trip through ``set_values``/``values``; a clone is independent; and
-    ``check_required`` raises exactly when a ``required`` parameter is unset.
+    ps: ParamSet
+    check: str = ""
 
-    Parameters
-    ----------
-    ps : ParamSet
-        The set to check (left as it was).
 
-    Raises
-    ------
-    AssertionError
-        On the first violated invariant, with a message naming it.
-    """
-    if not isinstance(ps, ParamSet):
-        raise AssertionError(f"Expected a ParamSet. Got {type(ps).__name__} instead.")
-    ids = ps.ids()
+def _check_ids(ctx: _Context) -> None:
+    ps, ids = ctx.ps, ctx.ps.ids()
     if len(ids) != len(set(ids)):
         raise _fail(ps, f"parameter ids are not unique: {ids}.")
     if not all(isinstance(pid, str) and pid for pid in ids):
         raise _fail(ps, f"parameter ids must be non-empty strings. Got {ids}.")
-    params = ps.params
-    values = ps.values
-    for pid, param in params.items():
-        _check_declaration(ps, pid, param, values)
-    for pid, param in params.items():
-        _check_rejects_invalid(ps, pid, param)
-        _check_round_trip(ps, pid, param)
-    _check_clone(ps)
-    _check_required(ps)
+
+
+def _check_declarations(ctx: _Context) -> None:
+    values = ctx.ps.values
+    for pid, param in ctx.ps.params.items():
+        _check_declaration(ctx.ps, pid, param, values)
+
+
+def _check_each_rejects_invalid(ctx: _Context) -> None:
+    for pid, param in ctx.ps.params.items():
+        _check_rejects_invalid(ctx.ps, pid, param)
+
+
+def _check_each_round_trip(ctx: _Context) -> None:
+    for pid, param in ctx.ps.params.items():
+        _check_round_trip(ctx.ps, pid, param)
 
 
 def _check_declaration(ps: ParamSet, pid: str, param: Param, values: dict[str, Any]) -> None:
@@ -198,7 +194,8 @@ def _check_round_trip(ps: ParamSet, pid: str, param: Param) -> None:
             raise _fail(ps, f"set_values({pid}={value!r}) then get_values() lacks it.")
 
 
-def _check_clone(ps: ParamSet) -> None:
+def _check_clone(ctx: _Context) -> None:
+    ps = ctx.ps
     before = ps.values
     copy = ps.clone()
     if copy is ps:
@@ -227,7 +224,8 @@ def _check_clone(ps: ParamSet) -> None:
             raise _fail(ps, f"setting '{pid}' on a clone changed the original's values.")
 
 
-def _check_required(ps: ParamSet) -> None:
+def _check_required(ctx: _Context) -> None:
+    ps = ctx.ps
     values = ps.values
     missing = [pid for pid, p in ps.params.items() if REQUIRED in p.tags and pid not in values]
     if not missing:
@@ -255,3 +253,62 @@ def _check_required(ps: ParamSet) -> None:
     except InvalidParameterError:
         return
     raise _fail(ps, f"get_values(check_required=True) passed although {missing} are unset.")
+
+
+#: The checks of :func:`check_param_set`, by name (the names ``skip`` takes).
+PARAM_SET_CHECKS: dict[str, Callable[[_Context], None]] = {
+    "ids": _check_ids,
+    "declarations": _check_declarations,
+    "rejects_invalid": _check_each_rejects_invalid,
+    "round_trip": _check_each_round_trip,
+    "clone": _check_clone,
+    "required": _check_required,
+}
+
+
+def check_param_set(ps: ParamSet, skip: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Check that a ParamSet keeps paradox's invariants.
+
+    The checks (the keys of :data:`PARAM_SET_CHECKS`): ``ids`` are unique strings;
+    ``declarations``: every ``init`` and every current value passes its parameter's
+    check, every documented ``default`` passes the check (or is a special value);
+    ``rejects_invalid``: an invalid value for each typed parameter (below its lower
+    bound, not a level, of the wrong type) raises
+    :class:`~torchweave.errors.InvalidParameterError` naming the parameter and the
+    owner, and leaves the values unchanged; ``round_trip``: values round-trip through
+    ``set_values``/``values``; ``clone``: a clone is independent; ``required``:
+    ``check_required`` raises exactly when a ``required`` parameter is unset.
+
+    Parameters
+    ----------
+    ps : ParamSet
+        The set to check (left as it was).
+    skip : mapping of str to str, optional
+        Checks to skip, with the reason. Names are the keys of :data:`PARAM_SET_CHECKS`.
+
+    Returns
+    -------
+    dict of str to str
+        For each check ``"passed"`` or ``"skipped: <reason>"``, as the other suites.
+
+    Raises
+    ------
+    AssertionError
+        On the first violated invariant, with a message naming it.
+
+    Examples
+    --------
+    >>> from torchweave.params import ParamSet, p_int
+    >>> from torchweave.testing.params import check_param_set
+    >>> results = check_param_set(ParamSet(owner="learner 'toy'", epochs=p_int(1, init=5)))
+    >>> results["rejects_invalid"]
+    'passed'
+    """
+    if not isinstance(ps, ParamSet):
+        raise AssertionError(f"Expected a ParamSet. Got {type(ps).__name__} instead.")
+    skips = dict(skip or {})
+    refuse_unknown_checks(skips, PARAM_SET_CHECKS, f"in the skips of the ParamSet of {ps.owner}")
+    ctx = _Context(ps=ps)
+    return run_checks(
+        ctx, PARAM_SET_CHECKS, skips, f"check_param_set for the ParamSet of {ps.owner}"
+    )

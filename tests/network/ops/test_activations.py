@@ -9,13 +9,12 @@ from hypothesis import strategies as st
 from torch import nn
 
 import torchweave as tw
+from tests.network.ops.helpers import assert_fits, make_md, run
 from torchweave.errors import InvalidParameterError, ShapeError
-from torchweave.network import ModelDescriptor, TorchIngressToken, batchgetter_num
 from torchweave.network.module_graph import model_descriptor_to_module
 from torchweave.network.ops import activations
 from torchweave.network.pipeop_torch import signature_params
-from torchweave.pipelines import Graph
-from torchweave.pipelines.ops.nop import PipeOpNOP
+from torchweave.utils.docs import fill_docstring
 
 # key -> (class, torch module class, some non-default parameter values)
 ACTIVATIONS = {
@@ -45,37 +44,6 @@ ACTIVATIONS = {
     ),
 }
 REQUIRED = {"threshold": {"threshold": 0.0, "value": 0.0}}
-
-
-def _md(shape):
-    """A ModelDescriptor whose pointer has ``shape`` (input fed by hand)."""
-    graph = Graph().add_pipeop(PipeOpNOP(id="inp"), clone=False)
-    return ModelDescriptor(
-        graph=graph,
-        ingress={"inp.input": TorchIngressToken(["x"], batchgetter_num, shape)},
-        task=tw.tsk("iris"),
-        pointer=("inp", "output"),
-        pointer_shape=shape,
-    )
-
-
-def _run(op, shape, batch=5, sizes=(3, 4, 2, 5, 6)):
-    """Train ``op`` on a descriptor of ``shape``; return (inferred shape, input, output, layer)."""
-    out = op.train([_md(shape)])[0]
-    net = model_descriptor_to_module(out)
-    fill = iter(sizes)
-    real = [
-        batch if i == 0 and d is None else (next(fill) if d is None else d)
-        for i, d in enumerate(shape)
-    ]
-    x = torch.randn(*real)
-    y = net(x.clone())
-    return out.pointer_shape, x, y, net.layers[op.id]
-
-
-def _assert_shape_matches(inferred, real):
-    assert len(inferred) == len(real)
-    assert all(i is None or i == r for i, r in zip(inferred, real, strict=True))
 
 
 @pytest.mark.parametrize("key", sorted(ACTIVATIONS))
@@ -123,10 +91,10 @@ def test_hardtanh_omits_the_deprecated_aliases():
 def test_inferred_shape_equals_real_shape(key, shape):
     _, _, values = ACTIVATIONS[key]
     op = tw.nn(key, **{**REQUIRED.get(key, {}), **values})
-    inferred, x, y, _ = _run(op, shape)
+    inferred, x, y, _ = run(op, shape)
     assert inferred == shape
     assert op.state == {"shapes_out": [shape]}
-    _assert_shape_matches(inferred, tuple(y.shape))
+    assert_fits(inferred, tuple(y.shape))
     assert y.shape == x.shape
 
 
@@ -134,7 +102,7 @@ def test_inferred_shape_equals_real_shape(key, shape):
 def test_parameter_values_reach_the_module(key):
     _, module_class, values = ACTIVATIONS[key]
     op = tw.nn(key, **{**REQUIRED.get(key, {}), **values})
-    _, _, _, layer = _run(op, (None, 3))
+    _, _, _, layer = run(op, (None, 3))
     assert type(layer) is module_class
     for name, value in values.items():
         if name == "init":  # PReLU stores its initial slope as the weight
@@ -152,7 +120,7 @@ def test_output_equals_the_torch_module(key):
         **({"inplace": False} if "inplace" in values else {}),
     }
     op = tw.nn(key, **vals)
-    out = op.train([_md((None, 4))])[0]
+    out = op.train([make_md((None, 4))])[0]
     net = model_descriptor_to_module(out).eval()
     x = torch.randn(6, 4)
     torch.testing.assert_close(net(x), module_class(**vals).eval()(x))
@@ -167,7 +135,7 @@ def test_output_equals_the_torch_module(key):
 def test_any_shape_is_preserved(shape, key):
     op = tw.nn(key, **REQUIRED.get(key, {}))
     assert op.shapes_out([shape]) == [shape]
-    inferred, x, y, _ = _run(op, shape)
+    inferred, x, y, _ = run(op, shape)
     assert inferred == shape
     assert tuple(y.shape) == tuple(x.shape)
 
@@ -175,14 +143,14 @@ def test_any_shape_is_preserved(shape, key):
 def test_predict_passes_the_task_through():
     task = tw.tsk("iris")
     op = tw.nn("elu")
-    op.train([_md((None, 4))])
+    op.train([make_md((None, 4))])
     assert op.predict([task]) == [task]
 
 
 # --- PReLU with one slope per channel ---------------------------------------------------------
 def test_prelu_one_slope_per_channel():
     op = tw.nn("prelu", num_parameters=3)
-    inferred, x, y, layer = _run(op, (None, 3, None))
+    inferred, x, y, layer = run(op, (None, 3, None))
     assert inferred == (None, 3, None)
     assert y.shape == x.shape
     assert layer.weight.shape == (3,)
@@ -232,7 +200,7 @@ def test_hardtanh_needs_max_above_min(values, message):
     with pytest.raises(InvalidParameterError, match=message):
         op.shapes_out([(None, 3)])
     with pytest.raises(InvalidParameterError, match=message):
-        op.train([_md((None, 3))])
+        op.train([make_md((None, 3))])
     assert not op.is_trained
 
 
@@ -267,12 +235,12 @@ def test_out_of_range_parameters(key, values, expected):
 def test_threshold_requires_its_values():
     op = tw.nn("threshold", value=0.0)
     with pytest.raises(InvalidParameterError, match=r"PipeOp 'threshold' .*'threshold'"):
-        op.train([_md((None, 3))])
+        op.train([make_md((None, 3))])
 
 
 def test_threshold_values():
     op = tw.nn("threshold", threshold=0.5, value=-7.0)
-    out = op.train([_md((None, 3))])[0]
+    out = op.train([make_md((None, 3))])[0]
     net = model_descriptor_to_module(out)
     y = net(torch.tensor([[0.25, 0.5, 0.75]]))
     assert y.tolist() == [[-7.0, -7.0, 0.75]]
@@ -289,3 +257,24 @@ def test_in_a_graph_on_a_task():
     assert md.pointer_shape == (None, 3)
     net = model_descriptor_to_module(md)
     assert net(torch.randn(7, 4)).shape == (7, 3)
+
+
+# --- docstrings from the template ------------------------------------------------------------------
+@pytest.mark.parametrize("key", ACTIVATIONS)
+def test_docstrings_are_filled_from_the_template(key):
+    cls, _, _ = ACTIVATIONS[key]
+    doc = inspect.getdoc(cls)
+    assert "{" not in doc.replace("{'", "").replace('{"', "")  # no placeholder left
+    assert "Input and output channels\n-------------------------\ninput : ModelDescriptor" in doc
+    assert "State\n-----\n``shapes_out``: the input shape." in doc
+    assert f'Examples\n--------\n>>> import torchweave as tw\n>>> tw.nn("{key}"' in doc
+    has_inplace = "inplace" in cls().param_set.ids()
+    assert ("inplace : bool, default False\n    Operate in place." in doc) is has_inplace
+    documented = [p.split(" : ")[0] for p in doc.split("\n") if " : " in p and p[0] != " "]
+    assert [p for p in documented if p not in ("input", "output")] == list(cls().param_set.ids())
+
+
+def test_fill_docstring_indents_sections_and_keeps_unknown_placeholders():
+    doc = "Summary.\n\n    {a}\n\n        {b}\n    {unknown}\n    "
+    filled = fill_docstring(doc, {"a": "\n    X\n      Y\n", "b": "Z"})
+    assert filled == "Summary.\n\n    X\n      Y\n\n        Z\n    {unknown}\n    "

@@ -11,28 +11,12 @@ from torch import nn
 
 import torchweave as tw
 import torchweave.network.ops.nn_multihead_attention  # registers the operator
+from tests.network.ops.helpers import assert_fits, assert_params_mirror_torch, descriptors
 from torchweave.errors import InvalidParameterError, ShapeError
-from torchweave.network import ModelDescriptor, TorchIngressToken, batchgetter_num
 from torchweave.network.ops.nn_multihead_attention import (
     Attention,
     PipeOpTorchMultiheadAttention,
 )
-from torchweave.pipelines import Graph
-from torchweave.pipelines.ops.nop import PipeOpNOP
-
-
-def descriptors(*shapes):
-    """One ModelDescriptor per shape, each pointing at its own input of one module graph."""
-    graph = Graph()
-    ingress = {}
-    for i, shape in enumerate(shapes):
-        graph.add_pipeop(PipeOpNOP(id=f"in{i}"), clone=False)
-        ingress[f"in{i}.input"] = TorchIngressToken(["x"], batchgetter_num, shape)
-    task = tw.tsk("iris")
-    return [
-        ModelDescriptor(graph, ingress, task, pointer=(f"in{i}", "output"), pointer_shape=s)
-        for i, s in enumerate(shapes)
-    ]
 
 
 def run(op, shapes, sizes):
@@ -42,11 +26,6 @@ def run(op, shapes, sizes):
     net.eval()
     y = net(*[torch.randn(*size) for size in sizes])
     return outs, net, (list(y) if isinstance(y, tuple) else [y])
-
-
-def assert_fits(shape, real):
-    assert len(shape) == len(real)
-    assert all(a is None or a == b for a, b in zip(shape, real, strict=True)), (shape, real)
 
 
 # --- channels and construction ---------------------------------------------------------------------
@@ -76,18 +55,9 @@ def test_invalid_construction_arguments():
 
 def test_params_mirror_the_torch_signatures():
     op = PipeOpTorchMultiheadAttention()
+    assert_params_mirror_torch(op, Attention, ordered=False)
     ps = op.param_set
     ours = inspect.signature(Attention.__init__).parameters
-    expected = [n for n in ours if n not in ("self", *op.inferred, *op.omitted)]
-    assert sorted(ps.ids()) == sorted(expected)
-    for pid in ps.ids():
-        param = ps.params[pid]
-        if ours[pid].default is inspect.Parameter.empty:
-            assert "required" in param.tags and not param.has_default, pid
-        else:
-            assert param.default == ours[pid].default, pid
-            assert param.tags == frozenset({"train"}), pid
-    assert ps.values == {}
     # The wrapper takes torch's constructor arguments with torch's defaults, plus the
     # forward arguments average_attn_weights and need_weights; batch_first is always True.
     torch_args = inspect.signature(nn.MultiheadAttention.__init__).parameters

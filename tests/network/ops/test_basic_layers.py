@@ -7,45 +7,18 @@ from hypothesis import strategies as st
 from torch import nn
 
 import torchweave as tw
+from tests.network.ops.helpers import make_md, run
 from torchweave.errors import InvalidParameterError, ShapeError
-from torchweave.network import ModelDescriptor, TorchIngressToken, batchgetter_num
 from torchweave.network.module_graph import model_descriptor_to_module
 from torchweave.network.ops.nn_dropout import PipeOpTorchDropout
 from torchweave.network.ops.nn_identity import PipeOpTorchIdentity
 from torchweave.network.ops.nn_layer_norm import PipeOpTorchLayerNorm
 from torchweave.network.ops.nn_softmax import PipeOpTorchSoftmax
 from torchweave.network.pipeop_torch import signature_params
-from torchweave.pipelines import Graph
-from torchweave.pipelines.ops.nop import PipeOpNOP
 
 shapes = st.lists(st.one_of(st.none(), st.integers(1, 4)), min_size=0, max_size=3).map(
     lambda rest: (None, *rest)
 )
-
-
-def _md(shape):
-    """A ModelDescriptor whose pointer has ``shape`` (input fed by hand)."""
-    graph = Graph().add_pipeop(PipeOpNOP(id="inp"), clone=False)
-    return ModelDescriptor(
-        graph=graph,
-        ingress={"inp.input": TorchIngressToken(["x"], batchgetter_num, shape)},
-        task=tw.tsk("iris"),
-        pointer=("inp", "output"),
-        pointer_shape=shape,
-    )
-
-
-def _run(op, shape, batch=5, sizes=(3, 4, 2)):
-    """Train ``op`` on a descriptor of ``shape``; return (inferred shape, input, output, layer)."""
-    out = op.train([_md(shape)])[0]
-    net = model_descriptor_to_module(out)
-    fill = iter(sizes)
-    real = [
-        batch if i == 0 and d is None else (next(fill) if d is None else d)
-        for i, d in enumerate(shape)
-    ]
-    x = torch.randn(*real)
-    return out.pointer_shape, x, net(x), net.layers[op.id]
 
 
 def _signature_defaults(op, extra_omitted=()):
@@ -84,14 +57,14 @@ def test_dropout_params_mirror_torch():
 
 @given(shape=shapes)
 def test_dropout_keeps_the_shape(shape):
-    inferred, x, y, layer = _run(tw.nn("dropout", p=0.25), shape)
+    inferred, x, y, layer = run(tw.nn("dropout", p=0.25), shape)
     assert inferred == shape
     assert y.shape == x.shape
     assert layer.p == 0.25
 
 
 def test_dropout_zeroes_in_training_only():
-    _, _, _, layer = _run(tw.nn("dropout", p=0.5), (None, 4))
+    _, _, _, layer = run(tw.nn("dropout", p=0.5), (None, 4))
     x = torch.ones(200, 50)
     y = layer.train()(x)
     assert set(y.unique().tolist()) == {0.0, 2.0}
@@ -103,7 +76,7 @@ def test_identity_has_no_params_and_returns_its_input():
     op = PipeOpTorchIdentity()
     assert op.module_class is nn.Identity
     assert len(op.param_set) == 0 == len(_signature_defaults(op))
-    inferred, x, y, _ = _run(op, (None, None, 3))
+    inferred, x, y, _ = run(op, (None, None, 3))
     assert inferred == (None, None, 3)
     assert torch.equal(x, y)
 
@@ -135,7 +108,7 @@ def test_softmax_params_mirror_torch_except_dim_is_required():
 )
 def test_softmax_normalises_dim(shape, dim):
     op = tw.nn("softmax", dim=dim)
-    inferred, x, y, _ = _run(op, shape)
+    inferred, x, y, _ = run(op, shape)
     assert inferred == shape
     assert y.shape == x.shape
     torch.testing.assert_close(y.sum(dim=dim), torch.ones_like(y.sum(dim=dim)))
@@ -144,7 +117,7 @@ def test_softmax_normalises_dim(shape, dim):
 def test_softmax_r_dim_translation():
     # R's nn_softmax(dim = 2) normalises the features of a (batch, features) input: dim=1 here.
     x = torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
-    _, _, _, layer = _run(tw.nn("softmax", dim=1), (None, 3))
+    _, _, _, layer = run(tw.nn("softmax", dim=1), (None, 3))
     torch.testing.assert_close(layer(x)[1], torch.full((3,), 1 / 3))
 
 
@@ -160,7 +133,7 @@ def test_softmax_errors():
     with pytest.raises(
         InvalidParameterError, match=r"PipeOp 'softmax' needs the required parameter\(s\) 'dim'"
     ):
-        op.train([_md((None, 3))])
+        op.train([make_md((None, 3))])
     assert not op.is_trained
 
 
@@ -198,7 +171,7 @@ def test_layer_norm_params():
 )
 def test_layer_norm_infers_normalized_shape(shape, dims, normalized):
     op = tw.nn("layer_norm", dims=dims)
-    inferred, x, y, layer = _run(op, shape)
+    inferred, x, y, layer = run(op, shape)
     assert inferred == shape
     assert y.shape == x.shape
     assert layer.normalized_shape == normalized
@@ -207,13 +180,13 @@ def test_layer_norm_infers_normalized_shape(shape, dims, normalized):
 
 
 def test_layer_norm_params_reach_the_module():
-    _, _, _, layer = _run(
+    _, _, _, layer = run(
         tw.nn("layer_norm", dims=1, eps=1e-3, elementwise_affine=True, bias=False), (None, 6)
     )
     assert layer.eps == 1e-3
     assert layer.weight.shape == (6,)
     assert layer.bias is None
-    _, _, _, layer = _run(tw.nn("layer_norm", dims=1, elementwise_affine=False), (None, 6))
+    _, _, _, layer = run(tw.nn("layer_norm", dims=1, elementwise_affine=False), (None, 6))
     assert layer.weight is None
     assert "dims" not in vars(layer)
 
@@ -235,7 +208,7 @@ def test_layer_norm_errors():
     with pytest.raises(
         InvalidParameterError, match=r"PipeOp 'layer_norm' needs the required parameter\(s\) 'dims'"
     ):
-        op.train([_md((None, 3))])
+        op.train([make_md((None, 3))])
 
 
 def test_layer_norm_on_a_task():

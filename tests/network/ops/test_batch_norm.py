@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 import torchweave as tw
+from tests.network.ops.helpers import make_md, run
 from torchweave.errors import InvalidParameterError, ShapeError
-from torchweave.network import ModelDescriptor, TorchIngressToken, batchgetter_num
 from torchweave.network.module_graph import model_descriptor_to_module
 from torchweave.network.ops.batch_norm import (
     PipeOpTorchBatchNorm1D,
@@ -20,39 +20,12 @@ from torchweave.network.ops.batch_norm import (
 )
 from torchweave.network.pipeop_torch import signature_params
 from torchweave.network.shapes import shape_to_str
-from torchweave.pipelines import Graph
-from torchweave.pipelines.ops.nop import PipeOpNOP
 
 OPS = {
     "batch_norm1d": (PipeOpTorchBatchNorm1D, nn.BatchNorm1d, (2, 3)),
     "batch_norm2d": (PipeOpTorchBatchNorm2D, nn.BatchNorm2d, (4,)),
     "batch_norm3d": (PipeOpTorchBatchNorm3D, nn.BatchNorm3d, (5,)),
 }
-
-
-def _md(shape):
-    """A ModelDescriptor whose pointer has ``shape`` (input fed by hand)."""
-    graph = Graph().add_pipeop(PipeOpNOP(id="inp"), clone=False)
-    return ModelDescriptor(
-        graph=graph,
-        ingress={"inp.input": TorchIngressToken(["x"], batchgetter_num, shape)},
-        task=tw.tsk("iris"),
-        pointer=("inp", "output"),
-        pointer_shape=shape,
-    )
-
-
-def _run(op, shape, batch=4, sizes=(3, 4, 2)):
-    """Train ``op`` on a descriptor of ``shape``; return (inferred shape, input, output, layer)."""
-    out = op.train([_md(shape)])[0]
-    net = model_descriptor_to_module(out)
-    fill = iter(sizes)
-    real = [
-        batch if i == 0 and d is None else (next(fill) if d is None else d)
-        for i, d in enumerate(shape)
-    ]
-    x = torch.randn(*real)
-    return out.pointer_shape, x, net(x), net.layers[op.id]
 
 
 @pytest.mark.parametrize("key", sorted(OPS))
@@ -86,7 +59,7 @@ def test_registered_and_params_mirror_torch(key):
     ],
 )
 def test_inferred_shape_equals_real_shape(key, shape):
-    inferred, x, y, layer = _run(tw.nn(key), shape)
+    inferred, x, y, layer = run(tw.nn(key), shape)
     assert inferred == shape
     assert y.shape == x.shape
     assert layer.num_features == shape[1]
@@ -104,13 +77,13 @@ def test_any_known_channel_count(key, channels, data):
         st.lists(st.one_of(st.none(), st.integers(1, 3)), min_size=ndim - 2, max_size=ndim - 2)
     )
     shape = (None, channels, *rest)
-    inferred, x, y, _ = _run(tw.nn(key), shape, batch=3)
+    inferred, x, y, _ = run(tw.nn(key), shape, batch=3)
     assert inferred == shape
     assert y.shape == x.shape
 
 
 def test_normalises_each_channel_in_training():
-    _, _, _, layer = _run(tw.nn("batch_norm2d", affine=False), (None, 3, 4, 4))
+    _, _, _, layer = run(tw.nn("batch_norm2d", affine=False), (None, 3, 4, 4))
     x = torch.randn(8, 3, 4, 4) * 5 + 2
     y = layer.train()(x)
     torch.testing.assert_close(y.mean(dim=(0, 2, 3)), torch.zeros(3), atol=1e-5, rtol=0)
@@ -118,7 +91,7 @@ def test_normalises_each_channel_in_training():
 
 def test_params_reach_the_module():
     op = tw.nn("batch_norm1d", eps=1e-3, momentum=None, affine=False, track_running_stats=False)
-    _, _, _, layer = _run(op, (None, 5))
+    _, _, _, layer = run(op, (None, 5))
     assert (layer.eps, layer.momentum, layer.affine, layer.track_running_stats) == (
         1e-3,
         None,
@@ -158,7 +131,7 @@ def test_unknown_feature_dimension(key, shape):
     ):
         op.shapes_out([shape])
     with pytest.raises(ShapeError, match="requires the feature dimension"):
-        op.train([_md(shape)])
+        op.train([make_md(shape)])
     assert not op.is_trained
 
 

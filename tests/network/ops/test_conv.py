@@ -1,13 +1,6 @@
-"""nn_conv1d/2d/3d: inferred shapes equal real ones, errors, params mirroring torch.
+"""nn_conv1d/2d/3d: inferred shapes equal real ones, errors, params mirroring torch."""
 
-Also holds the helpers that the pooling and transposed-convolution tests share:
-``make_md`` and ``assert_matches_torch``.
-"""
-
-import functools
-import inspect
 import re
-import warnings
 
 import pytest
 import torch
@@ -18,8 +11,15 @@ from torch import nn
 import torchweave as tw
 import torchweave.network.ops.conv
 import torchweave.network.ops.max_pool  # registers nn_max_pool2d for the net test
+from tests.network.ops.helpers import (
+    assert_matches_torch,
+    assert_params_mirror_torch,
+    make_md,
+    shapes_from,
+    sizes,
+    spatial_input,
+)
 from torchweave.errors import InvalidParameterError, ShapeError
-from torchweave.network import ModelDescriptor, TorchIngressToken, batchgetter_num
 from torchweave.network.module_graph import model_descriptor_to_module
 from torchweave.network.ops.conv import (
     PipeOpTorchConv1d,
@@ -28,101 +28,8 @@ from torchweave.network.ops.conv import (
     p_spatial,
     spatial_tuple,
 )
-from torchweave.network.pipeop_torch import signature_params
-from torchweave.params.param import NO_DEFAULT
-from torchweave.pipelines import Graph
-from torchweave.pipelines.ops.nop import PipeOpNOP
-from torchweave.testing.params import check_param_set
 
 CONV = {1: PipeOpTorchConv1d, 2: PipeOpTorchConv2d, 3: PipeOpTorchConv3d}
-
-
-# --- shared helpers -----------------------------------------------------------------------
-@functools.cache
-def _task():
-    return tw.tsk("iris")
-
-
-def make_md(shape):
-    """A ModelDescriptor whose pointer (a NOP fed by hand) has ``shape``."""
-    graph = Graph().add_pipeop(PipeOpNOP(id="inp"), clone=False)
-    return ModelDescriptor(
-        graph=graph,
-        ingress={"inp.input": TorchIngressToken(["x"], batchgetter_num, shape)},
-        task=_task(),
-        pointer=("inp", "output"),
-        pointer_shape=shape,
-    )
-
-
-def _outputs(y):
-    return list(y) if isinstance(y, tuple) else [y]
-
-
-def assert_matches_torch(op, shape, real_shape, make_module):
-    """Check ``op``'s shape inference for ``shape`` against torch on an input of ``real_shape``.
-
-    ``real_shape`` is ``shape`` with every ``None`` filled in. If torch computes an output,
-    inference must succeed and agree on every dim it claims to know (and claim to know all
-    of them when the input is fully known), and the network built by training ``op`` on a
-    ModelDescriptor must give outputs of the inferred shapes. If torch fails on a fully
-    known input (or returns an empty tensor), inference must fail too, with a torchweave
-    error.
-
-    Returns the inferred shapes, or the error inference raised.
-    """
-    try:
-        inferred = op.shapes_out([shape])
-    except (ShapeError, InvalidParameterError) as exc:
-        inferred = exc
-    x = torch.randn(real_shape)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            real = [tuple(y.shape) for y in _outputs(make_module()(x))]
-    except (RuntimeError, ValueError):
-        real = None
-    if real is not None and any(0 in r for r in real):
-        real = None  # CPU kernels may return empty tensors; inference rejects such outputs
-    fully_known = all(s is not None for s in shape[1:])
-    if real is None:
-        if fully_known:
-            assert isinstance(inferred, Exception), (shape, real_shape, inferred)
-        return inferred
-    assert not isinstance(inferred, Exception), (shape, real_shape, inferred)
-    assert len(inferred) == len(real)
-    for inf, r in zip(inferred, real, strict=True):
-        assert len(inf) == len(r)
-        assert inf[0] == shape[0]  # the batch dim passes through
-        assert all(a is None or a == b for a, b in zip(inf, r, strict=True)), (inf, r)
-        if fully_known:
-            assert inf[1:] == r[1:]
-    # the network a graph builds gives tensors of the inferred shapes
-    mds = op.train([make_md(shape)])
-    assert [md.pointer_shape for md in mds] == inferred
-    assert op.state["shapes_out"] == inferred
-    net = model_descriptor_to_module(mds[0], [md.pointer for md in mds])
-    got = [tuple(y.shape) for y in _outputs(net(x))]
-    assert got == real
-    return inferred
-
-
-def sizes(d, lower, upper):
-    """An int or a tuple of ``d`` ints in [lower, upper]."""
-    entry = st.integers(lower, upper)
-    return st.one_of(entry, st.tuples(*[entry] * d))
-
-
-def spatial_input(d, lower=1, upper=12):
-    """(shape with some spatial dims unknown, the concrete shape)."""
-    extents = st.lists(st.integers(lower, upper), min_size=d, max_size=d)
-    unknown = st.lists(st.booleans(), min_size=d, max_size=d)
-    return st.tuples(extents, unknown)
-
-
-def shapes_from(channels, extents, unknown):
-    shape = (None, channels, *[None if u else e for e, u in zip(extents, unknown, strict=True)])
-    return shape, (3, channels, *extents)
 
 
 # --- shape inference against torch ---------------------------------------------------------
@@ -205,7 +112,7 @@ def test_conv_train_builds_layer_with_inferred_in_channels():
 def test_conv_predict_passes_task_through():
     op = tw.nn("conv1d", out_channels=2, kernel_size=1)
     op.train([make_md((None, 1, 4))])
-    task = _task()
+    task = tw.tsk("iris")
     assert op.predict([task]) == [task]
 
 
@@ -317,28 +224,6 @@ def test_p_spatial_and_spatial_tuple():
 
 
 # --- params mirror torch ---------------------------------------------------------------------
-def assert_params_mirror_torch(cls):
-    """ids in torch's order, defaults equal, required args tagged, the rest tagged 'train'."""
-    op = cls()
-    expected = signature_params(cls.module_class, exclude=(*cls.inferred, *cls.omitted))
-    ps = op.param_set
-    assert ps.ids() == list(expected)
-    for pid, default in expected.items():
-        param = ps.params[pid]
-        if default is inspect.Parameter.empty:
-            assert param.tags == {"train", "required"}, pid
-            assert param.default is NO_DEFAULT, pid
-        else:
-            assert param.tags == {"train"}, pid
-            assert param.default == default, pid
-            assert param.check(default) is None, pid
-    assert ps.values == {}
-    check_param_set(ps)
-    # every omitted argument really is a torch argument (or device/dtype)
-    sig = inspect.signature(cls.module_class.__init__).parameters
-    assert all(a in sig for a in (*cls.inferred, *cls.omitted)), cls
-
-
 @pytest.mark.parametrize("cls", list(CONV.values()))
 def test_conv_params_mirror_torch(cls):
     assert_params_mirror_torch(cls)

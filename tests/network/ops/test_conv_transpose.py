@@ -8,7 +8,7 @@ from torch import nn
 
 import torchweave as tw
 import torchweave.network.ops.conv_transpose
-from tests.network.ops.test_conv import (
+from tests.network.ops.helpers import (
     assert_matches_torch,
     assert_params_mirror_torch,
     make_md,

@@ -1,7 +1,6 @@
 """nn_ft_cls and nn_ft_transformer_block: shapes, wiring, initialisation, errors, params."""
 
 import functools
-import inspect
 import math
 
 import pytest
@@ -14,47 +13,14 @@ import torchweave as tw
 import torchweave.network.ops.nn_ft_cls
 import torchweave.network.ops.nn_ft_transformer_block
 import torchweave.network.ops.tokenizer  # registers the operators
+from tests.network.ops.helpers import assert_params_mirror_torch, run
 from torchweave.errors import InvalidParameterError, ShapeError
-from torchweave.network import ModelDescriptor, TorchIngressToken, batchgetter_num
 from torchweave.network.ops.glu import GeGLU, ReGLU
 from torchweave.network.ops.nn_ft_cls import CLS, PipeOpTorchFTCLS
 from torchweave.network.ops.nn_ft_transformer_block import (
     FTTransformerBlock,
     PipeOpTorchFTTransformerBlock,
 )
-from torchweave.pipelines import Graph
-from torchweave.pipelines.ops.nop import PipeOpNOP
-
-
-def _md(shape):
-    """A ModelDescriptor whose pointer has ``shape`` (input fed by hand)."""
-    graph = Graph().add_pipeop(PipeOpNOP(id="inp"), clone=False)
-    return ModelDescriptor(
-        graph=graph,
-        ingress={"inp.input": TorchIngressToken(["x"], batchgetter_num, shape)},
-        task=tw.tsk("iris"),
-        pointer=("inp", "output"),
-        pointer_shape=shape,
-    )
-
-
-def _run(op, shape, batch):
-    """Train ``op`` on an input of ``shape``; return the inferred shape and a real output."""
-    out = op.train([_md(shape)])[0]
-    real = tuple(batch if d is None else d for d in shape)
-    net = tw.model_descriptor_to_module(out).eval()
-    return out.pointer_shape, net(torch.randn(real))
-
-
-def _assert_mirrors(op, module_class):
-    sig = inspect.signature(module_class.__init__).parameters
-    args = {n: p for n, p in sig.items() if n != "self" and n not in op.inferred}
-    assert list(op.param_set.ids()) == list(args)
-    for name, arg in args.items():
-        decl = op.param_set.params[name]
-        assert arg.default is not inspect.Parameter.empty, name
-        assert decl.default == arg.default, name
-        assert decl.tags == frozenset({"train"}), name
 
 
 # --- nn_ft_cls -----------------------------------------------------------------------------------
@@ -62,12 +28,12 @@ def test_ft_cls_params_mirror_module():
     op = tw.nn("ft_cls")
     assert isinstance(op, PipeOpTorchFTCLS)
     assert op.inferred == ("d_token",)
-    _assert_mirrors(op, CLS)
+    assert_params_mirror_torch(op, CLS)
     assert op.param_set.values == {"initialization": "uniform"}
 
 
 def test_ft_cls_appends_the_same_learned_token_last():
-    shape, y = _run(tw.nn("ft_cls"), (None, 3, 4), batch=5)
+    shape, _, y, _ = run(tw.nn("ft_cls"), (None, 3, 4), batch=5)
     assert shape == (None, 4, 4)
     assert tuple(y.shape) == (5, 4, 4)
     layer = CLS(4)
@@ -97,7 +63,7 @@ def test_ft_transformer_block_params_mirror_module():
     op = tw.nn("ft_transformer_block")
     assert isinstance(op, PipeOpTorchFTTransformerBlock)
     assert op.inferred == ("d_token",)
-    _assert_mirrors(op, FTTransformerBlock)
+    assert_params_mirror_torch(op, FTTransformerBlock)
     assert op.param_set.values == {"is_first_layer": False, "query_idx": None}
     defaults = op.param_set.default
     assert defaults["attention_n_heads"] == 8
@@ -274,7 +240,7 @@ def test_custom_normalization_and_activation():
         ffn_activation=nn.GELU,
         prenormalization=False,
     )
-    shape, y = _run(op, (None, 3, 4), batch=2)
+    shape, _, y, _ = run(op, (None, 3, 4), batch=2)
     assert shape == (None, 3, 4)
     assert tuple(y.shape) == (2, 3, 4)
 
@@ -302,7 +268,7 @@ def test_ft_transformer_block_inferred_shape_equals_real_shape(
         prenormalization=prenorm,
         is_first_layer=first,
     )
-    shape, y = _run(op, (None, n_tokens, d), batch)
+    shape, _, y, _ = run(op, (None, n_tokens, d), batch=batch)
     n_out = n_tokens if query is None else (1 if query == -1 else len(query))
     assert shape == (None, n_out, d)
     assert tuple(y.shape) == (batch, n_out, d)

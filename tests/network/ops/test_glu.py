@@ -10,8 +10,8 @@ from torch import nn
 from torch.nn import functional
 
 import torchweave as tw
+from tests.network.ops.helpers import assert_fits, make_md, run
 from torchweave.errors import InvalidParameterError, ShapeError
-from torchweave.network import ModelDescriptor, TorchIngressToken, batchgetter_num
 from torchweave.network.module_graph import model_descriptor_to_module
 from torchweave.network.ops.glu import (
     GeGLU,
@@ -21,38 +21,6 @@ from torchweave.network.ops.glu import (
     ReGLU,
 )
 from torchweave.network.pipeop_torch import signature_params
-from torchweave.pipelines import Graph
-from torchweave.pipelines.ops.nop import PipeOpNOP
-
-
-def _md(shape):
-    """A ModelDescriptor whose pointer has ``shape`` (input fed by hand)."""
-    graph = Graph().add_pipeop(PipeOpNOP(id="inp"), clone=False)
-    return ModelDescriptor(
-        graph=graph,
-        ingress={"inp.input": TorchIngressToken(["x"], batchgetter_num, shape)},
-        task=tw.tsk("iris"),
-        pointer=("inp", "output"),
-        pointer_shape=shape,
-    )
-
-
-def _run(op, shape, batch=5, sizes=(3, 5, 7)):
-    """Train ``op`` on a descriptor of ``shape``; return (inferred shape, input, output)."""
-    out = op.train([_md(shape)])[0]
-    net = model_descriptor_to_module(out)
-    fill = iter(sizes)
-    real = [
-        batch if i == 0 and d is None else (next(fill) if d is None else d)
-        for i, d in enumerate(shape)
-    ]
-    x = torch.randn(*real)
-    return out.pointer_shape, x, net(x)
-
-
-def _assert_shape_matches(inferred, real):
-    assert len(inferred) == len(real)
-    assert all(i is None or i == r for i, r in zip(inferred, real, strict=True))
 
 
 @pytest.mark.parametrize(
@@ -94,14 +62,14 @@ def test_registered_and_params_mirror_the_module(key, cls, module_class):
 def test_glu_halves_dim(shape, dim, expected):
     op = tw.nn("glu", dim=dim)
     assert op.shapes_out([shape]) == [expected]
-    inferred, x, y = _run(op, shape)
+    inferred, x, y, _ = run(op, shape, sizes=(3, 5, 7))
     assert inferred == expected
-    _assert_shape_matches(inferred, tuple(y.shape))
+    assert_fits(inferred, tuple(y.shape))
     torch.testing.assert_close(y, functional.glu(x, dim=dim))
 
 
 def test_glu_default_dim_is_last():
-    inferred, x, y = _run(tw.nn("glu"), (None, 2, 6))
+    inferred, x, y, _ = run(tw.nn("glu"), (None, 2, 6), sizes=(3, 5, 7))
     assert inferred == (None, 2, 3)
     torch.testing.assert_close(y, x[..., :3] * torch.sigmoid(x[..., 3:]))
 
@@ -115,9 +83,9 @@ def test_glu_any_shape(rest, data):
     half = data.draw(st.integers(1, 3))
     shape = (None, *rest[: dim - 1], 2 * half, *rest[dim:])
     op = tw.nn("glu", dim=dim if data.draw(st.booleans()) else dim - len(shape))
-    inferred, x, y = _run(op, shape)
+    inferred, x, y, _ = run(op, shape, sizes=(3, 5, 7))
     assert inferred == (*shape[:dim], half, *shape[dim + 1 :])
-    _assert_shape_matches(inferred, tuple(y.shape))
+    assert_fits(inferred, tuple(y.shape))
     torch.testing.assert_close(y, functional.glu(x, dim=dim))
 
 
@@ -151,7 +119,7 @@ def test_glu_errors():
 
 def test_glu_error_at_train_leaves_it_untrained():
     op = tw.nn("glu")
-    md = _md((None, 3))
+    md = make_md((None, 3))
     with pytest.raises(ShapeError, match="divisible by 2"):
         op.train([md])
     assert not op.is_trained
@@ -179,9 +147,9 @@ def test_glu_dim_must_be_an_integer():
 def test_gated_units_halve_the_last_dim(key, gate, shape, expected):
     op = tw.nn(key)
     assert op.shapes_out([shape]) == [expected]
-    inferred, x, y = _run(op, shape)
+    inferred, x, y, _ = run(op, shape, sizes=(3, 5, 7))
     assert inferred == expected
-    _assert_shape_matches(inferred, tuple(y.shape))
+    assert_fits(inferred, tuple(y.shape))
     half = shape[-1] // 2
     torch.testing.assert_close(y, x[..., :half] * gate(x[..., half:]))
 

@@ -1,7 +1,9 @@
 """nn_fn: any tensor function as a layer; parameters from its signature; shapes; pickling."""
 
+import copy
 import pickle
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -10,30 +12,10 @@ from torch.nn.functional import softmax
 
 import torchweave as tw
 import torchweave.network.ops.nn_fn  # registers the operator
+from tests.network.ops.helpers import make_md, run
 from torchweave.errors import InvalidParameterError, InvalidTypeError, ShapeError
-from torchweave.network import ModelDescriptor, TorchIngressToken, batchgetter_num
 from torchweave.network.ops.nn_fn import FnModule, PipeOpTorchFn, function_params
 from torchweave.params import ParamSet, p_uty
-from torchweave.pipelines import Graph
-from torchweave.pipelines.ops.nop import PipeOpNOP
-
-
-def _md(shape):
-    graph = Graph().add_pipeop(PipeOpNOP(id="inp"), clone=False)
-    return ModelDescriptor(
-        graph=graph,
-        ingress={"inp.input": TorchIngressToken(["x"], batchgetter_num, shape)},
-        task=tw.tsk("iris"),
-        pointer=("inp", "output"),
-        pointer_shape=shape,
-    )
-
-
-def _run(op, shape_in, real_in):
-    md = op.train([_md(shape_in)])[0]
-    net = tw.model_descriptor_to_module(md)
-    x = torch.randn(*real_in)
-    return md.pointer_shape, net(x), x
 
 
 # Module-level functions (picklable) with and without defaults.
@@ -92,7 +74,7 @@ def test_builtins_without_signature_have_no_params_unless_given():
         param_set=ParamSet(start_dim=p_uty(default=0, tags="train")),
         start_dim=1,
     )
-    inferred, y, x = _run(op, (None, 2, 5), (3, 2, 5))
+    inferred, x, y, _ = run(op, (None, 2, 5), (3, 2, 5))
     assert inferred == (None, 10)
     assert torch.equal(y, torch.flatten(x, start_dim=1))
 
@@ -101,7 +83,7 @@ def test_required_param_is_checked_at_train():
     with pytest.raises(
         InvalidParameterError, match=r"PipeOp 'fn' needs the required parameter\(s\) 'factor'"
     ):
-        tw.nn("fn", scale).train([_md((None, 3))])
+        tw.nn("fn", scale).train([make_md((None, 3))])
 
 
 def test_construction_errors():
@@ -132,16 +114,16 @@ def test_key_and_ids():
 
 # --- shapes and forwards ------------------------------------------------------------------------
 def test_traced_shapes_and_values():
-    inferred, y, x = _run(tw.nn("fn", softmax, dim=1), (None, 3), (4, 3))
+    inferred, x, y, _ = run(tw.nn("fn", softmax, dim=1), (None, 3), (4, 3))
     assert inferred == (None, 3)
     assert torch.allclose(y, softmax(x, dim=1))
-    inferred, y, x = _run(tw.nn("fn", mean_over, dim=1), (None, 3, None), (2, 3, 5))
+    inferred, x, y, _ = run(tw.nn("fn", mean_over, dim=1), (None, 3, None), (2, 3, 5))
     assert inferred == (None, None)
     assert torch.allclose(y, x.mean(dim=1))
-    inferred, y, x = _run(tw.nn("fn", mean_over, keepdim=True), (None, 3, 4), (2, 3, 4))
+    inferred, x, y, _ = run(tw.nn("fn", mean_over, keepdim=True), (None, 3, 4), (2, 3, 4))
     assert inferred == (None, 3, 1)
     assert y.shape == (2, 3, 1)
-    inferred, y, x = _run(tw.nn("fn", scale, factor=2.0, shift=1.0), (None, 2), (3, 2))
+    inferred, x, y, _ = run(tw.nn("fn", scale, factor=2.0, shift=1.0), (None, 2), (3, 2))
     assert inferred == (None, 2)
     assert torch.allclose(y, 2 * x + 1)
 
@@ -165,7 +147,7 @@ def test_user_shapes_out_may_return_a_single_shape():
     op = tw.nn("fn", first_half, shapes_out=lambda s, p, t: (s[0][0], 2))
     assert op.shapes_out([(None, 4)]) == [(None, 2)]
     op = tw.nn("fn", first_half, shapes_out=_shapes_first_half)
-    inferred, y, x = _run(op, (None, 6), (2, 6))
+    inferred, x, y, _ = run(op, (None, 6), (2, 6))
     assert inferred == (None, 3)
     assert torch.equal(y, x[:, :3])
 
@@ -194,7 +176,7 @@ def test_traced_shapes_match_real_batches(real, unknown, data):
     masked = tuple(None if u else r for r, u in zip(real, unknown, strict=False))
     dim = data.draw(st.integers(1, len(real) - 1))
     keepdim = data.draw(st.booleans())
-    inferred, y, _ = _run(tw.nn("fn", mean_over, dim=dim, keepdim=keepdim), masked, tuple(real))
+    inferred, _, y, _ = run(tw.nn("fn", mean_over, dim=dim, keepdim=keepdim), masked, tuple(real))
     assert len(inferred) == y.dim()
     for i, r in zip(inferred, y.shape, strict=True):
         assert i is None or i == r
@@ -217,10 +199,62 @@ def test_operator_and_network_pickle(fn, params):
     clone = pickle.loads(pickle.dumps(op))
     assert clone.fn is fn
     assert clone.param_set.values == params
-    md = op.train([_md((None, 3))])[0]
+    md = op.train([make_md((None, 3))])[0]
     net = pickle.loads(pickle.dumps(tw.model_descriptor_to_module(md)))
     x = torch.randn(2, 3)
     assert torch.allclose(net(x), fn(x, **params))
+
+
+def _lambda_graph():
+    return (
+        tw.po("torch_ingress_num")
+        >> tw.nn("fn", lambda x: x * 2, shapes_out=lambda s, p, t: s)
+        >> tw.nn("head")
+        >> tw.po("torch_loss", loss="cross_entropy")
+        >> tw.po("torch_optimizer", optimizer="adam", lr=0.05)
+        >> tw.po("torch_model_classif", epochs=2, batch_size=50, device="cpu", seed=1)
+    )
+
+
+def test_lambdas_pickle_in_operator_graph_and_network():
+    op = tw.nn("fn", lambda x, factor=3: x * factor, factor=2)
+    clone = pickle.loads(pickle.dumps(op))
+    x = torch.randn(2, 3)
+    assert torch.equal(clone.fn(x, factor=2), x * 2)
+    assert clone.param_set.values == {"factor": 2}
+    graph = pickle.loads(pickle.dumps(_lambda_graph()))
+    assert graph.pipeops["fn"].fn(torch.ones(1)).tolist() == [2.0]
+    assert graph.pipeops["fn"].shapes_out([(None, 4)]) == [(None, 4)]
+    md = op.train([make_md((None, 3))])[0]
+    net = pickle.loads(pickle.dumps(tw.model_descriptor_to_module(md)))
+    assert torch.equal(net(x), x * 2)
+    assert (
+        repr(net.layers["fn"])
+        == "FnModule(fn=test_lambdas_pickle_in_operator_graph_and_network.<locals>.<lambda>, factor=2)"
+    )
+
+
+def test_trained_graph_learner_with_a_lambda_pickles_and_predicts_the_same():
+    task = tw.tsk("iris")
+    learner = tw.as_learner(_lambda_graph())
+    learner.predict_type = "prob"
+    learner.train(task)
+    expected = learner.predict(task)
+    for copy_of in (lambda obj: pickle.loads(pickle.dumps(obj)), copy.deepcopy):
+        other = copy_of(learner)
+        got = other.predict(task)
+        np.testing.assert_array_equal(got.prob.to_numpy(), expected.prob.to_numpy())
+        assert list(got.response) == list(expected.response)
+
+
+def test_copies_share_the_function():
+    fn = lambda x: x + 1  # noqa: E731
+    op = tw.nn("fn", fn, shapes_out=lambda s, p, t: s)
+    for other in (copy.deepcopy(op), copy.copy(op), op.clone()):
+        assert other.fn is fn
+        assert other.shapes_out([(None, 2)]) == [(None, 2)]
+    module = FnModule(fn)
+    assert copy.deepcopy(module).fn is fn
 
 
 def test_in_a_graph_with_a_task():

@@ -11,29 +11,9 @@ from torch import nn
 
 import torchweave as tw
 import torchweave.network.ops.nn_module  # registers the operator
+from tests.network.ops.helpers import make_md, run
 from torchweave.errors import InvalidParameterError, InvalidTypeError, ShapeError
-from torchweave.network import ModelDescriptor, TorchIngressToken, batchgetter_num
 from torchweave.network.ops.nn_module import PipeOpTorchModule
-from torchweave.pipelines import Graph
-from torchweave.pipelines.ops.nop import PipeOpNOP
-
-
-def _md(shape):
-    graph = Graph().add_pipeop(PipeOpNOP(id="inp"), clone=False)
-    return ModelDescriptor(
-        graph=graph,
-        ingress={"inp.input": TorchIngressToken(["x"], batchgetter_num, shape)},
-        task=tw.tsk("iris"),
-        pointer=("inp", "output"),
-        pointer_shape=shape,
-    )
-
-
-def _run(op, shape_in, real_in):
-    md = op.train([_md(shape_in)])[0]
-    net = tw.model_descriptor_to_module(md)
-    x = torch.randn(*real_in)
-    return md.pointer_shape, net(x), x
 
 
 class MyBlock(nn.Module):
@@ -98,7 +78,7 @@ def test_params_mirror_the_constructor_minus_inferred():
     with pytest.raises(
         InvalidParameterError, match=r"needs the required parameter\(s\) 'in_features'"
     ):
-        op.train([_md((None, 4))])
+        op.train([make_md((None, 4))])
 
 
 def test_torch_classes_mirror_their_signature_without_device_and_dtype():
@@ -144,13 +124,13 @@ def test_construction_errors():
 # --- inference and shapes -----------------------------------------------------------------------
 def test_inferred_from_a_dim_and_traced_shapes():
     op = tw.nn("module", MyBlock, infer={"in_features": -1}, hidden=8)
-    inferred, y, _ = _run(op, (None, 5), (3, 5))
+    inferred, _, y, _ = run(op, (None, 5), (3, 5))
     assert inferred == (None, 5)
     assert y.shape == (3, 5)
-    block = op.train([_md((None, 5))])[0].graph.pipeops["module"].module
+    block = op.train([make_md((None, 5))])[0].graph.pipeops["module"].module
     assert isinstance(block, MyBlock)
     assert (block.body[0].in_features, block.body[0].out_features) == (5, 8)
-    inferred, y, _ = _run(
+    inferred, _, y, _ = run(
         tw.nn("module", nn.Linear, infer={"in_features": 2}, out_features=3),
         (None, None, 4),
         (2, 7, 4),
@@ -158,7 +138,7 @@ def test_inferred_from_a_dim_and_traced_shapes():
     assert inferred == (None, None, 3)
     assert y.shape == (2, 7, 3)
     op = tw.nn("module", nn.Conv1d, infer={"in_channels": 1}, out_channels=6, kernel_size=3)
-    inferred, y, _ = _run(op, (None, 2, None), (4, 2, 10))
+    inferred, _, y, _ = run(op, (None, 2, None), (4, 2, 10))
     assert inferred == (None, 6, None)
     assert y.shape == (4, 6, 8)
 
@@ -208,7 +188,7 @@ def test_inference_errors():
 def test_traced_shapes_match_real_batches(real, unknown, out_features):
     masked = (*(None if u else r for r, u in zip(real[:-1], unknown, strict=False)), real[-1])
     op = tw.nn("module", nn.Linear, infer={"in_features": -1}, out_features=out_features)
-    inferred, y, _ = _run(op, masked, tuple(real))
+    inferred, _, y, _ = run(op, masked, tuple(real))
     assert len(inferred) == y.dim()
     assert inferred[-1] == out_features
     for i, r in zip(inferred, y.shape, strict=True):
@@ -249,7 +229,7 @@ def test_pickle_round_trip():
     assert clone.module_class is MyBlock
     assert clone.infer == {"in_features": -1}
     assert clone.param_set.values == {"hidden": 4}
-    md = clone.train([_md((None, 3))])[0]
+    md = clone.train([make_md((None, 3))])[0]
     net = pickle.loads(pickle.dumps(tw.model_descriptor_to_module(md)))
     assert net(torch.randn(2, 3)).shape == (2, 3)
     assert isinstance(tw.po("nn_module", SumAll), PipeOpTorchModule)

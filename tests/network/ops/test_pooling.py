@@ -12,7 +12,7 @@ import torchweave as tw
 import torchweave.network.ops.adaptive_avg_pool
 import torchweave.network.ops.avg_pool
 import torchweave.network.ops.max_pool
-from tests.network.ops.test_conv import (
+from tests.network.ops.helpers import (
     assert_matches_torch,
     assert_params_mirror_torch,
     make_md,

@@ -1,6 +1,5 @@
 """nn_reshape, nn_flatten, nn_unsqueeze, nn_squeeze: shapes vs real batches, errors, params."""
 
-import inspect
 import math
 import pickle
 
@@ -11,8 +10,8 @@ from hypothesis import strategies as st
 
 import torchweave as tw
 import torchweave.network.ops.reshape  # registers the operators
+from tests.network.ops.helpers import assert_fits, assert_params_mirror_torch, make_md, run
 from torchweave.errors import InvalidParameterError, ShapeError
-from torchweave.network import ModelDescriptor, TorchIngressToken, batchgetter_num
 from torchweave.network.ops.reshape import (
     PipeOpTorchFlatten,
     PipeOpTorchReshape,
@@ -23,38 +22,15 @@ from torchweave.network.ops.reshape import (
     Unsqueeze,
     reshape_output_shape,
 )
-from torchweave.pipelines import Graph
-from torchweave.pipelines.ops.nop import PipeOpNOP
-
-
-def _md(shape):
-    """A ModelDescriptor whose pointer has ``shape`` (input fed by hand)."""
-    graph = Graph().add_pipeop(PipeOpNOP(id="inp"), clone=False)
-    return ModelDescriptor(
-        graph=graph,
-        ingress={"inp.input": TorchIngressToken(["x"], batchgetter_num, shape)},
-        task=tw.tsk("iris"),
-        pointer=("inp", "output"),
-        pointer_shape=shape,
-    )
-
-
-def _run(op, shape_in, real_in):
-    """Train ``op`` on ``shape_in``, run the built network on a batch of ``real_in``."""
-    md = op.train([_md(shape_in)])[0]
-    net = tw.model_descriptor_to_module(md)
-    y = net(torch.randn(*real_in))
-    return md.pointer_shape, tuple(y.shape)
-
-
-def _assert_consistent(inferred, real):
-    assert len(inferred) == len(real), (inferred, real)
-    for i, r in zip(inferred, real, strict=True):
-        assert i is None or i == r, (inferred, real)
-
 
 # A real shape (batch first) and a mask of unknown dims (the batch is usually unknown).
 real_shapes = st.lists(st.integers(1, 4), min_size=1, max_size=5).map(tuple)
+
+
+def _shapes(op, shape_in, real_in):
+    """The inferred output shape of ``op`` for ``shape_in`` and the real one for ``real_in``."""
+    result = run(op, shape_in, real_in)
+    return result.shape, tuple(result.y.shape)
 
 
 @st.composite
@@ -66,27 +42,12 @@ def masked_shapes(draw, min_ndim=1):
     return real, masked
 
 
-def _assert_mirrors(op, module_class):
-    sig = inspect.signature(module_class.__init__).parameters
-    args = {n: p for n, p in sig.items() if n != "self"}
-    assert op.param_set.ids() == list(args)
-    for name, arg in args.items():
-        param = op.param_set.params[name]
-        if arg.default is inspect.Parameter.empty:
-            assert "required" in param.tags
-            assert not param.has_default
-        else:
-            assert param.default == arg.default
-            assert "required" not in param.tags
-        assert "train" in param.tags
-
-
 # --- parameters -------------------------------------------------------------------------------
 def test_params_mirror_the_module_signatures():
-    _assert_mirrors(tw.nn("flatten"), torch.nn.Flatten)
-    _assert_mirrors(tw.nn("reshape"), Reshape)
-    _assert_mirrors(tw.nn("unsqueeze"), Unsqueeze)
-    _assert_mirrors(tw.nn("squeeze"), Squeeze)
+    assert_params_mirror_torch(tw.nn("flatten"), torch.nn.Flatten)
+    assert_params_mirror_torch(tw.nn("reshape"), Reshape)
+    assert_params_mirror_torch(tw.nn("unsqueeze"), Unsqueeze)
+    assert_params_mirror_torch(tw.nn("squeeze"), Squeeze)
     assert tw.nn("flatten").param_set.default == {"start_dim": 1, "end_dim": -1}
     assert tw.nn("flatten").param_set.values == {}
 
@@ -107,7 +68,7 @@ def test_keys_ids_and_classes():
 def test_required_params_are_checked_at_train():
     for key in ("reshape", "unsqueeze", "squeeze"):
         with pytest.raises(InvalidParameterError, match="required parameter"):
-            tw.nn(key).train([_md((None, 3))])
+            tw.nn(key).train([make_md((None, 3))])
 
 
 @pytest.mark.parametrize(
@@ -224,7 +185,7 @@ def test_reshape_callable_returning_an_invalid_target_is_reported():
 
 def test_reshape_callable_gets_the_real_shape_at_run_time():
     op = tw.nn("reshape", shape=lambda s: (s[0], s[1], 2, -1))
-    inferred, real = _run(op, (None, None, 8), (3, 5, 8))
+    inferred, real = _shapes(op, (None, None, 8), (3, 5, 8))
     assert inferred == (None, None, 2, None)
     assert real == (3, 5, 2, 4)
 
@@ -261,8 +222,8 @@ def _valid_reshape(draw):
 @given(_valid_reshape())
 def test_reshape_inferred_shape_matches_real_batches(case):
     real, masked, target, kind = case
-    inferred, out = _run(tw.nn("reshape", shape=target), masked, real)
-    _assert_consistent(inferred, out)
+    inferred, out = _shapes(tw.nn("reshape", shape=target), masked, real)
+    assert_fits(inferred, out)
     if masked[1:] == real[1:] and kind != "fn_keep":
         # only the batch is unknown: everything else is resolved per observation
         assert inferred[1:] == out[1:]
@@ -324,8 +285,8 @@ def test_flatten_inferred_shape_matches_real_batches(shapes, data):
     end = data.draw(st.integers(start, n - 1))
     start_arg = data.draw(st.sampled_from([start, start - n]))
     end_arg = data.draw(st.sampled_from([end, end - n]))
-    inferred, out = _run(tw.nn("flatten", start_dim=start_arg, end_dim=end_arg), masked, real)
-    _assert_consistent(inferred, out)
+    inferred, out = _shapes(tw.nn("flatten", start_dim=start_arg, end_dim=end_arg), masked, real)
+    assert_fits(inferred, out)
     merged = masked[start : end + 1]
     assert (inferred[start] is None) == (None in merged)
 
@@ -352,8 +313,8 @@ def test_unsqueeze_shapes_and_errors():
 def test_unsqueeze_inferred_shape_matches_real_batches(shapes, data):
     real, masked = shapes
     dim = data.draw(st.integers(-len(real) - 1, len(real)))
-    inferred, out = _run(tw.nn("unsqueeze", dim=dim), masked, real)
-    _assert_consistent(inferred, out)
+    inferred, out = _shapes(tw.nn("unsqueeze", dim=dim), masked, real)
+    assert_fits(inferred, out)
     position = dim if dim >= 0 else dim + len(real) + 1
     assert inferred == (*masked[:position], 1, *masked[position:])
 
@@ -363,7 +324,7 @@ def test_squeeze_only_squeezes_dims_known_to_be_1():
     op = tw.nn("squeeze", dim=(1, 2))
     assert op.shapes_out([(None, 1, None, 4)]) == [(None, None, 4)]
     # the unknown dim 2 is 1 at run time, but the module keeps it as inferred
-    inferred, real = _run(op, (None, 1, None, 4), (3, 1, 1, 4))
+    inferred, real = _shapes(op, (None, 1, None, 4), (3, 1, 1, 4))
     assert inferred == (None, None, 4)
     assert real == (3, 1, 4)
     assert tw.nn("squeeze", dim=-1).shapes_out([(None, 3, 1)]) == [(None, 3)]
@@ -373,11 +334,11 @@ def test_squeeze_only_squeezes_dims_known_to_be_1():
 
 
 def test_squeeze_module_gets_the_resolved_dims():
-    md = tw.nn("squeeze", dim=(-1, 1, 2)).train([_md((None, 1, None, 1))])[0]
+    md = tw.nn("squeeze", dim=(-1, 1, 2)).train([make_md((None, 1, None, 1))])[0]
     module = md.graph.pipeops["squeeze"].module
     assert isinstance(module, Squeeze)
     assert module.dim == (1, 3)
-    md = tw.nn("squeeze", dim=1).train([_md((None, 5))])[0]
+    md = tw.nn("squeeze", dim=1).train([make_md((None, 5))])[0]
     x = torch.randn(2, 5)
     assert md.graph.pipeops["squeeze"].module(x) is x
 
@@ -407,8 +368,8 @@ def test_squeeze_inferred_shape_matches_real_batches(shapes, data):
         with pytest.raises(ShapeError, match="would squeeze every dimension"):
             tw.nn("squeeze", dim=dim).shapes_out([masked])
         return
-    inferred, out = _run(tw.nn("squeeze", dim=dim), masked, real)
-    _assert_consistent(inferred, out)
+    inferred, out = _shapes(tw.nn("squeeze", dim=dim), masked, real)
+    assert_fits(inferred, out)
     assert len(inferred) == n - sum(1 for d in resolved if masked[d] == 1)
 
 

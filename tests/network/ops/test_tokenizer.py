@@ -1,6 +1,5 @@
 """nn_tokenizer_num and nn_tokenizer_categ: shapes, values, cardinalities, errors, params."""
 
-import inspect
 import math
 
 import numpy as np
@@ -12,8 +11,8 @@ from hypothesis import strategies as st
 
 import torchweave as tw
 import torchweave.network.ops.tokenizer  # registers the operators
+from tests.network.ops.helpers import assert_params_mirror_torch, make_md
 from torchweave.errors import InvalidParameterError, ShapeError
-from torchweave.network import ModelDescriptor, TorchIngressToken, batchgetter_num
 from torchweave.network.ops.tokenizer import (
     PipeOpTorchTokenizerCateg,
     PipeOpTorchTokenizerNum,
@@ -22,20 +21,6 @@ from torchweave.network.ops.tokenizer import (
     categ_cardinalities,
     init_token_,
 )
-from torchweave.pipelines import Graph
-from torchweave.pipelines.ops.nop import PipeOpNOP
-
-
-def _md(shape, task=None):
-    """A ModelDescriptor whose pointer has ``shape`` (input fed by hand)."""
-    graph = Graph().add_pipeop(PipeOpNOP(id="inp"), clone=False)
-    return ModelDescriptor(
-        graph=graph,
-        ingress={"inp.input": TorchIngressToken(["x"], batchgetter_num, shape)},
-        task=task if task is not None else tw.tsk("iris"),
-        pointer=("inp", "output"),
-        pointer_shape=shape,
-    )
 
 
 def _categ_task():
@@ -52,35 +37,13 @@ def _categ_task():
     return tw.TaskClassif(df, "y")
 
 
-def _assert_mirrors(op, module_class, optional_inferred=()):
-    """The ParamSet's ids and defaults are the module constructor's (minus inferred args)."""
-    sig = inspect.signature(module_class.__init__).parameters
-    args = {
-        n: p
-        for n, p in sig.items()
-        if n != "self" and (n not in op.inferred or n in optional_inferred)
-    }
-    assert set(op.param_set.ids()) == set(args)
-    for name, arg in args.items():
-        decl = op.param_set.params[name]
-        if arg.default is inspect.Parameter.empty:
-            if name in optional_inferred:
-                assert "required" not in decl.tags
-            else:
-                assert "required" in decl.tags, name
-        else:
-            assert decl.default == arg.default, name
-            assert "required" not in decl.tags, name
-        assert "train" in decl.tags
-
-
 # --- nn_tokenizer_num ----------------------------------------------------------------------------
 def test_tokenizer_num_params_mirror_module():
     op = tw.nn("tokenizer_num")
     assert isinstance(op, PipeOpTorchTokenizerNum)
     assert op.id == "tokenizer_num"
     assert op.inferred == ("n_features",)
-    _assert_mirrors(op, TokenizerNum)
+    assert_params_mirror_torch(op, TokenizerNum)
     assert op.param_set.values == {"bias": True, "initialization": "uniform"}
     assert op.param_set.params["initialization"].levels == ("uniform", "normal")
 
@@ -143,7 +106,7 @@ def test_init_token_rejects_an_unknown_initialization():
 )
 def test_tokenizer_num_inferred_shape_equals_real_shape(n_features, d_token, batch, bias):
     op = tw.nn("tokenizer_num", d_token=d_token, bias=bias)
-    out = op.train([_md((None, n_features))])[0]
+    out = op.train([make_md((None, n_features))])[0]
     assert out.pointer_shape == (None, n_features, d_token)
     y = tw.model_descriptor_to_module(out)(torch.randn(batch, n_features))
     assert tuple(y.shape) == (batch, n_features, d_token)
@@ -165,7 +128,7 @@ def test_tokenizer_num_shape_errors():
 def test_tokenizer_num_needs_d_token():
     op = tw.nn("tokenizer_num")
     with pytest.raises(InvalidParameterError, match="required parameter.*'d_token'"):
-        op.train([_md((None, 3))])
+        op.train([make_md((None, 3))])
     with pytest.raises(InvalidParameterError, match="'d_token' parameter .* >= 1. Got 0"):
         op.param_set.set_values(d_token=0)
 
@@ -176,7 +139,7 @@ def test_tokenizer_categ_params_mirror_module():
     assert isinstance(op, PipeOpTorchTokenizerCateg)
     assert op.trace_dtypes == (torch.int64,)
     # cardinalities is both a parameter and, when unset, inferred from the task
-    _assert_mirrors(op, TokenizerCateg, optional_inferred=("cardinalities",))
+    assert_params_mirror_torch(op, TokenizerCateg, optional_inferred=("cardinalities",))
     assert op.param_set.values == {"bias": True, "initialization": "uniform"}
 
 
@@ -223,7 +186,7 @@ def test_tokenizer_categ_codes_are_zero_based_and_per_feature():
 
 def test_tokenizer_categ_explicit_cardinalities_win_over_the_task():
     op = tw.nn("tokenizer_categ", d_token=2, cardinalities=(4, 5))
-    md = _md((None, 2), task=_categ_task())
+    md = make_md((None, 2), task=_categ_task())
     out = op.train([md])[0]
     assert out.pointer_shape == (None, 2, 2)
     assert tw.model_descriptor_to_module(out).layers["tokenizer_categ"].cardinalities == (4, 5)
@@ -271,7 +234,7 @@ def test_tokenizer_categ_errors():
 def test_tokenizer_categ_inferred_shape_equals_real_shape(cards, d_token, batch):
     n = len(cards)
     out = tw.nn("tokenizer_categ", d_token=d_token, cardinalities=tuple(cards)).train(
-        [_md((None, n))]
+        [make_md((None, n))]
     )[0]
     assert out.pointer_shape == (None, n, d_token)
     rng = np.random.default_rng(0)

@@ -10,28 +10,12 @@ from torch import nn
 
 import torchweave as tw
 import torchweave.network.ops.nn_transformer_encoder_layer  # registers the operator
+from tests.network.ops.helpers import assert_params_mirror_torch, descriptors
 from torchweave.errors import InvalidParameterError, ShapeError
-from torchweave.network import ModelDescriptor, TorchIngressToken, batchgetter_num
 from torchweave.network.ops.nn_transformer_encoder_layer import (
     EncoderLayer,
     PipeOpTorchTransformerEncoderLayer,
 )
-from torchweave.pipelines import Graph
-from torchweave.pipelines.ops.nop import PipeOpNOP
-
-
-def descriptors(*shapes):
-    """One ModelDescriptor per shape, each pointing at its own input of one module graph."""
-    graph = Graph()
-    ingress = {}
-    for i, shape in enumerate(shapes):
-        graph.add_pipeop(PipeOpNOP(id=f"in{i}"), clone=False)
-        ingress[f"in{i}.input"] = TorchIngressToken(["x"], batchgetter_num, shape)
-    task = tw.tsk("iris")
-    return [
-        ModelDescriptor(graph, ingress, task, pointer=(f"in{i}", "output"), pointer_shape=s)
-        for i, s in enumerate(shapes)
-    ]
 
 
 def build(op, *shapes):
@@ -67,17 +51,9 @@ def test_channels_follow_the_mask_arguments():
 
 def test_params_mirror_the_torch_signature():
     op = PipeOpTorchTransformerEncoderLayer()
+    assert_params_mirror_torch(op, EncoderLayer, ordered=False)
     ps = op.param_set
     ours = inspect.signature(EncoderLayer.__init__).parameters
-    expected = [n for n in ours if n not in ("self", *op.inferred, *op.omitted)]
-    assert sorted(ps.ids()) == sorted(expected)
-    for pid in ps.ids():
-        param = ps.params[pid]
-        if ours[pid].default is inspect.Parameter.empty:
-            assert "required" in param.tags and not param.has_default, pid
-        else:
-            assert param.default == ours[pid].default, pid
-    assert ps.values == {}
     # Torch's constructor: the same arguments and defaults, except that the activation is
     # named by a string (torch's default is the function F.relu) and batch_first is fixed.
     torch_args = inspect.signature(nn.TransformerEncoderLayer.__init__).parameters

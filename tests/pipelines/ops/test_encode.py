@@ -140,3 +140,48 @@ def test_penguins_end_to_end():
     assert sum(task.missings().values()) == 19  # the input task is untouched
     predicted = graph.predict(task)["encode.output"]
     pd.testing.assert_frame_equal(predicted.data(), result.data())
+
+
+# --- many levels ---------------------------------------------------------------------------------
+def _text_task(n=200):
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(
+        {
+            "text": [f"sentence number {i} says {w}" for i, w in enumerate(rng.integers(0, 9, n))],
+            "colour": pd.Categorical(rng.choice(["red", "blue"], n)),
+            "y": rng.normal(size=n),
+        }
+    )
+    return tw.TaskRegr(df, "y", id="sentences")
+
+
+def test_many_levels_warn_naming_columns_counts_and_embeddings():
+    op = tw.po("encode")
+    with pytest.warns(UserWarning) as record:
+        out = op.train([_text_task()])[0]
+    (warning,) = record
+    message = str(warning.message)
+    assert "'text' (200 levels)" in message
+    assert "'colour'" not in message
+    assert "more than 100 levels" in message
+    assert "task 'sentences'" in message
+    assert 'nn("tokenizer_categ")' in message
+    assert len(out.feature_names) == 202  # the encoding itself is unchanged
+
+
+def test_warn_levels_sets_the_threshold_and_none_silences():
+    task = _text_task(n=30)
+    tw.po("encode").train([task])  # 30 levels: no warning (filterwarnings = error)
+    with pytest.warns(UserWarning, match=r"more than 20 levels .*'text' \(30 levels\)"):
+        tw.po("encode", warn_levels=20).train([task])
+    tw.po("encode", warn_levels=None).train([_text_task()])
+    with pytest.raises(InvalidParameterError, match="warn_levels"):
+        tw.po("encode", warn_levels=1)
+
+
+def test_many_levels_warn_in_training_only():
+    op = tw.po("encode", warn_levels=20)
+    with pytest.warns(UserWarning, match="warn_levels"):
+        op.train([_text_task(n=30)])
+    out = op.predict([_text_task(n=30)])[0]
+    assert len(out.feature_names) == 32

@@ -6,6 +6,7 @@ shape is the input shape (``preserves_shape``: no tracing needed).
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, ClassVar
 
 from torch import nn
@@ -17,6 +18,7 @@ from torchweave.network.shapes import Shape, assert_ndim, shape_to_str
 from torchweave.params.param import Param, p_dbl, p_fct, p_int, p_lgl
 from torchweave.params.param_set import ParamSet
 from torchweave.registry import pipeops
+from torchweave.utils.docs import fill_doc, fill_docstring
 
 __all__ = [
     "PipeOpTorchCELU",
@@ -42,48 +44,44 @@ __all__ = [
 ]
 
 
-class PipeOpTorchReLU(PipeOpTorch):
-    """``torch.nn.ReLU``: ``max(0, x)`` elementwise.
+# --- the shared helper ----------------------------------------------------------------------
+#: The docstring sections every activation shares: ``{io}`` and ``{inplace}`` lines in an
+#: activation's docstring are replaced by them (:func:`~torchweave.utils.docs.fill_docstring`),
+#: ``{example}`` by ``_EXAMPLE`` with the activation's key.
+_DOC_SECTIONS = {
+    "io": """
+        Input and output channels
+        -------------------------
+        input : ModelDescriptor at train, Task at predict. output : likewise.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
+        State
+        -----
+        ``shapes_out``: the input shape.
+    """,
+    "inplace": """
+        inplace : bool, default False
+            Operate in place.
+    """,
+}
 
-    State
-    -----
-    ``shapes_out``: the input shape.
 
-    Parameters
-    ----------
-    inplace : bool, default False
-        Operate in place.
-
+#: ``{example}``: the activation's key and default shape rule, at an input of shape (None, 3).
+_EXAMPLE = """
     Examples
     --------
     >>> import torchweave as tw
-    >>> tw.nn("relu").shapes_out([(None, 3)])
+    >>> tw.nn("{key}").shapes_out([(None, 3)])
     [(None, 3)]
-    """
-
-    module_class = nn.ReLU
-    preserves_shape = True
-
-    def __init__(self, id: str = "nn_relu", param_vals: dict[str, Any] | None = None) -> None:
-        param_set = ParamSet(inplace=p_lgl(default=False, tags="train"))
-        super().__init__(id, param_set=param_set, param_vals=param_vals, tags=("activation",))
+"""
 
 
-# --- the shared helper ----------------------------------------------------------------------
+@fill_doc(**_DOC_SECTIONS)
 class _PipeOpTorchActivation(PipeOpTorch):
     """An elementwise activation: the given train-time params, tag ``"activation"``.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
+    Subclasses' docstrings are filled from ``_DOC_SECTIONS``.
 
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
@@ -96,6 +94,12 @@ class _PipeOpTorchActivation(PipeOpTorch):
     """
 
     preserves_shape = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        key = inspect.signature(cls.__init__).parameters["id"].default.removeprefix("nn_")
+        example = _EXAMPLE.format(key=key)
+        cls.__doc__ = fill_docstring(cls.__doc__ or "", {**_DOC_SECTIONS, "example": example})
 
     def __init__(self, id: str, param_vals: dict[str, Any] | None, **params: Param) -> None:
         super().__init__(
@@ -120,24 +124,35 @@ def _inplace() -> Param:
     return p_lgl(default=False, tags="train")
 
 
-# --- the activations, alphabetically -------------------------------------------------------
+# --- the activations: ReLU, then alphabetically -----------------------------------------------
+class PipeOpTorchReLU(_PipeOpTorchActivation):
+    """``torch.nn.ReLU``: ``max(0, x)`` elementwise.
+
+    {io}
+
+    Parameters
+    ----------
+    {inplace}
+
+    {example}
+    """
+
+    module_class = nn.ReLU
+
+    def __init__(self, id: str = "nn_relu", param_vals: dict[str, Any] | None = None) -> None:
+        super().__init__(id, param_vals, inplace=_inplace())
+
+
 class PipeOpTorchCELU(_PipeOpTorchActivation):
     """``torch.nn.CELU``: ``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
     alpha : float > 0, default 1.0
         Scale of the negative part.
-    inplace : bool, default False
-        Operate in place.
+    {inplace}
 
     Examples
     --------
@@ -156,26 +171,15 @@ class PipeOpTorchCELU(_PipeOpTorchActivation):
 class PipeOpTorchELU(_PipeOpTorchActivation):
     """``torch.nn.ELU``: ``x`` if ``x > 0`` else ``alpha * (exp(x) - 1)``.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
     alpha : float, default 1.0
         Scale of the negative part.
-    inplace : bool, default False
-        Operate in place.
+    {inplace}
 
-    Examples
-    --------
-    >>> import torchweave as tw
-    >>> tw.nn("elu").shapes_out([(None, 3)])
-    [(None, 3)]
+    {example}
     """
 
     module_class = nn.ELU
@@ -188,13 +192,7 @@ class PipeOpTorchELU(_PipeOpTorchActivation):
 class PipeOpTorchGELU(_PipeOpTorchActivation):
     """``torch.nn.GELU``: ``x * Phi(x)``, ``Phi`` the standard normal distribution function.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
@@ -218,24 +216,14 @@ class PipeOpTorchGELU(_PipeOpTorchActivation):
 class PipeOpTorchHardShrink(_PipeOpTorchActivation):
     """``torch.nn.Hardshrink``: ``x`` if ``|x| > lambd`` else 0.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
     lambd : float, default 0.5
         The threshold.
 
-    Examples
-    --------
-    >>> import torchweave as tw
-    >>> tw.nn("hardshrink").shapes_out([(None, 3)])
-    [(None, 3)]
+    {example}
     """
 
     module_class = nn.Hardshrink
@@ -247,24 +235,13 @@ class PipeOpTorchHardShrink(_PipeOpTorchActivation):
 class PipeOpTorchHardSigmoid(_PipeOpTorchActivation):
     """``torch.nn.Hardsigmoid``: ``clamp(x / 6 + 1 / 2, 0, 1)``.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
-    inplace : bool, default False
-        Operate in place.
+    {inplace}
 
-    Examples
-    --------
-    >>> import torchweave as tw
-    >>> tw.nn("hardsigmoid").shapes_out([(None, 3)])
-    [(None, 3)]
+    {example}
     """
 
     module_class = nn.Hardsigmoid
@@ -278,13 +255,7 @@ class PipeOpTorchHardSigmoid(_PipeOpTorchActivation):
 class PipeOpTorchHardTanh(_PipeOpTorchActivation):
     """``torch.nn.Hardtanh``: ``clamp(x, min_val, max_val)``.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
@@ -292,8 +263,7 @@ class PipeOpTorchHardTanh(_PipeOpTorchActivation):
         Lower end of the linear region.
     max_val : float, default 1.0
         Upper end of the linear region; must be greater than ``min_val``.
-    inplace : bool, default False
-        Operate in place.
+    {inplace}
 
     Notes
     -----
@@ -328,20 +298,13 @@ class PipeOpTorchHardTanh(_PipeOpTorchActivation):
 class PipeOpTorchLeakyReLU(_PipeOpTorchActivation):
     """``torch.nn.LeakyReLU``: ``x`` if ``x >= 0`` else ``negative_slope * x``.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
     negative_slope : float, default 0.01
         Slope for negative inputs.
-    inplace : bool, default False
-        Operate in place.
+    {inplace}
 
     Examples
     --------
@@ -360,23 +323,13 @@ class PipeOpTorchLeakyReLU(_PipeOpTorchActivation):
 class PipeOpTorchLogSigmoid(_PipeOpTorchActivation):
     """``torch.nn.LogSigmoid``: ``log(1 / (1 + exp(-x)))``.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
     None.
 
-    Examples
-    --------
-    >>> import torchweave as tw
-    >>> tw.nn("log_sigmoid").shapes_out([(None, 3)])
-    [(None, 3)]
+    {example}
     """
 
     module_class = nn.LogSigmoid
@@ -390,13 +343,7 @@ class PipeOpTorchLogSigmoid(_PipeOpTorchActivation):
 class PipeOpTorchPReLU(_PipeOpTorchActivation):
     """``torch.nn.PReLU``: a leaky ReLU whose negative slope is learned.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
@@ -443,24 +390,13 @@ class PipeOpTorchPReLU(_PipeOpTorchActivation):
 class PipeOpTorchReLU6(_PipeOpTorchActivation):
     """``torch.nn.ReLU6``: ``min(max(0, x), 6)``.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
-    inplace : bool, default False
-        Operate in place.
+    {inplace}
 
-    Examples
-    --------
-    >>> import torchweave as tw
-    >>> tw.nn("relu6").shapes_out([(None, 3)])
-    [(None, 3)]
+    {example}
     """
 
     module_class = nn.ReLU6
@@ -474,13 +410,7 @@ class PipeOpTorchRReLU(_PipeOpTorchActivation):
 
     In evaluation mode the slope is ``(lower + upper) / 2``.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
@@ -488,8 +418,7 @@ class PipeOpTorchRReLU(_PipeOpTorchActivation):
         Lower bound of the slope.
     upper : float, default 1/3
         Upper bound of the slope; at least ``lower``.
-    inplace : bool, default False
-        Operate in place.
+    {inplace}
 
     Examples
     --------
@@ -519,24 +448,13 @@ class PipeOpTorchRReLU(_PipeOpTorchActivation):
 class PipeOpTorchSELU(_PipeOpTorchActivation):
     """``torch.nn.SELU``: ``scale * elu(x, alpha)`` with the self-normalising constants.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
-    inplace : bool, default False
-        Operate in place.
+    {inplace}
 
-    Examples
-    --------
-    >>> import torchweave as tw
-    >>> tw.nn("selu").shapes_out([(None, 3)])
-    [(None, 3)]
+    {example}
     """
 
     module_class = nn.SELU
@@ -548,23 +466,13 @@ class PipeOpTorchSELU(_PipeOpTorchActivation):
 class PipeOpTorchSigmoid(_PipeOpTorchActivation):
     """``torch.nn.Sigmoid``: ``1 / (1 + exp(-x))``.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
     None.
 
-    Examples
-    --------
-    >>> import torchweave as tw
-    >>> tw.nn("sigmoid").shapes_out([(None, 3)])
-    [(None, 3)]
+    {example}
     """
 
     module_class = nn.Sigmoid
@@ -576,13 +484,7 @@ class PipeOpTorchSigmoid(_PipeOpTorchActivation):
 class PipeOpTorchSoftPlus(_PipeOpTorchActivation):
     """``torch.nn.Softplus``: ``log(1 + exp(beta * x)) / beta``, linear above ``threshold``.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
@@ -612,24 +514,14 @@ class PipeOpTorchSoftPlus(_PipeOpTorchActivation):
 class PipeOpTorchSoftShrink(_PipeOpTorchActivation):
     """``torch.nn.Softshrink``: shrink ``x`` towards 0 by ``lambd``, 0 within ``[-lambd, lambd]``.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
     lambd : float >= 0, default 0.5
         The threshold.
 
-    Examples
-    --------
-    >>> import torchweave as tw
-    >>> tw.nn("softshrink").shapes_out([(None, 3)])
-    [(None, 3)]
+    {example}
     """
 
     module_class = nn.Softshrink
@@ -641,23 +533,13 @@ class PipeOpTorchSoftShrink(_PipeOpTorchActivation):
 class PipeOpTorchSoftSign(_PipeOpTorchActivation):
     """``torch.nn.Softsign``: ``x / (1 + |x|)``.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
     None.
 
-    Examples
-    --------
-    >>> import torchweave as tw
-    >>> tw.nn("softsign").shapes_out([(None, 3)])
-    [(None, 3)]
+    {example}
     """
 
     module_class = nn.Softsign
@@ -669,23 +551,13 @@ class PipeOpTorchSoftSign(_PipeOpTorchActivation):
 class PipeOpTorchTanh(_PipeOpTorchActivation):
     """``torch.nn.Tanh``: the hyperbolic tangent.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
     None.
 
-    Examples
-    --------
-    >>> import torchweave as tw
-    >>> tw.nn("tanh").shapes_out([(None, 3)])
-    [(None, 3)]
+    {example}
     """
 
     module_class = nn.Tanh
@@ -697,23 +569,13 @@ class PipeOpTorchTanh(_PipeOpTorchActivation):
 class PipeOpTorchTanhShrink(_PipeOpTorchActivation):
     """``torch.nn.Tanhshrink``: ``x - tanh(x)``.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
     None.
 
-    Examples
-    --------
-    >>> import torchweave as tw
-    >>> tw.nn("tanhshrink").shapes_out([(None, 3)])
-    [(None, 3)]
+    {example}
     """
 
     module_class = nn.Tanhshrink
@@ -725,13 +587,7 @@ class PipeOpTorchTanhShrink(_PipeOpTorchActivation):
 class PipeOpTorchThreshold(_PipeOpTorchActivation):
     """``torch.nn.Threshold``: ``x`` if ``x > threshold`` else ``value``.
 
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, Task at predict. output : likewise.
-
-    State
-    -----
-    ``shapes_out``: the input shape.
+    {io}
 
     Parameters
     ----------
@@ -739,8 +595,7 @@ class PipeOpTorchThreshold(_PipeOpTorchActivation):
         The threshold (required).
     value : float
         The replacement for inputs at or below it (required).
-    inplace : bool, default False
-        Operate in place.
+    {inplace}
 
     Examples
     --------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from torch import nn
 
@@ -21,8 +21,7 @@ from torchweave.network.shapes import Shape, assert_known_dims, assert_ndim, sha
 from torchweave.params.param import ParamUty, p_fct, p_int, p_lgl, p_uty
 from torchweave.params.param_set import ParamSet
 from torchweave.registry import pipeops
-
-_T = TypeVar("_T")
+from torchweave.utils.docs import with_params_doc
 
 __all__ = [
     "PipeOpTorchConv",
@@ -142,19 +141,6 @@ def assert_positive_extents(
                 f"PipeOp '{op_id}' would produce an output of size {out} in dimension {dim} for "
                 f"input shape {shape_to_str(shape)}, which no tensor can have."
             )
-
-
-def with_params_doc(text: str) -> Callable[[type[_T]], type[_T]]:
-    """Class decorator: put ``text`` (a numpydoc section) where the docstring says ``{params}``.
-
-    The 1d, 2d and 3d variants of an operator share their parameter documentation.
-    """
-
-    def decorate(cls: type[_T]) -> type[_T]:
-        cls.__doc__ = (cls.__doc__ or "").replace("    {params}", text.strip("\n"))
-        return cls
-
-    return decorate
 
 
 class PipeOpTorchConv(PipeOpTorch):

@@ -192,6 +192,13 @@ class PipeOpTorchMerge(PipeOpTorch):
         """The merged output shape (computed by rule, not traced)."""
 
 
+def _broadcast_shapes_out(
+    self: PipeOpTorchMerge, shapes_in: list[Shape], param_vals: dict[str, Any], task: Task | None
+) -> list[Shape]:
+    """``_shapes_out`` of the elementwise merges (sum, product): the broadcast shape."""
+    return [broadcast_shapes(shapes_in, self.id)]
+
+
 class PipeOpTorchMergeSum(PipeOpTorchMerge):
     """Elementwise sum of the inputs (``torch.add``, broadcasting).
 
@@ -225,10 +232,7 @@ class PipeOpTorchMergeSum(PipeOpTorchMerge):
     ) -> None:
         super().__init__(id, param_vals=param_vals, innum=innum)
 
-    def _shapes_out(
-        self, shapes_in: list[Shape], param_vals: dict[str, Any], task: Task | None
-    ) -> list[Shape]:
-        return [broadcast_shapes(shapes_in, self.id)]
+    _shapes_out = _broadcast_shapes_out
 
 
 class PipeOpTorchMergeProd(PipeOpTorchMerge):
@@ -261,10 +265,7 @@ class PipeOpTorchMergeProd(PipeOpTorchMerge):
     ) -> None:
         super().__init__(id, param_vals=param_vals, innum=innum)
 
-    def _shapes_out(
-        self, shapes_in: list[Shape], param_vals: dict[str, Any], task: Task | None
-    ) -> list[Shape]:
-        return [broadcast_shapes(shapes_in, self.id)]
+    _shapes_out = _broadcast_shapes_out
 
 
 class PipeOpTorchMergeCat(PipeOpTorchMerge):

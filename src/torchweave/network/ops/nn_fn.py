@@ -16,6 +16,7 @@ from torchweave.network.shapes import Shape
 from torchweave.params.param import p_uty
 from torchweave.params.param_set import ParamSet
 from torchweave.registry import pipeops
+from torchweave.utils.pickling import ByValue
 
 __all__ = ["FnModule", "PipeOpTorchFn", "function_params"]
 
@@ -24,6 +25,9 @@ ShapesOutFn = Callable[[list[Shape], dict[str, Any], Task | None], Any]
 
 class FnModule(nn.Module):
     """Calls ``fn(x, **kwargs)``.
+
+    The module pickles even when ``fn`` is a lambda or a local function (see
+    :class:`~torchweave.utils.pickling.ByValue`).
 
     Parameters
     ----------
@@ -35,8 +39,13 @@ class FnModule(nn.Module):
 
     def __init__(self, fn: Callable[..., Any], kwargs: Mapping[str, Any] | None = None) -> None:
         super().__init__()
-        self.fn = fn
+        self._fn = ByValue(fn)
         self.kwargs = dict(kwargs or {})
+
+    @property
+    def fn(self) -> Callable[..., Any]:
+        """The function."""
+        return self._fn.fn
 
     def forward(self, x: torch.Tensor) -> Any:
         """Apply the function."""
@@ -115,10 +124,13 @@ class PipeOpTorchFn(PipeOpTorch):
 
     Notes
     -----
-    Constructor arguments: ``fn`` (the function; a module-level one keeps the operator
-    picklable), ``id``, ``param_vals``, ``shapes_out`` (optional
+    Constructor arguments: ``fn`` (the function), ``id``, ``param_vals``, ``shapes_out`` (optional
     ``(shapes_in, param_vals, task) -> list of shapes``) and ``param_set`` (optional,
     replaces the parameters inferred from ``fn``).
+
+    The operator, graphs holding it and the networks it builds pickle even when ``fn``
+    or ``shapes_out`` is a lambda or a local function: those are pickled by value with
+    cloudpickle (as joblib does); importable functions are stored by name.
 
     Examples
     --------
@@ -154,9 +166,19 @@ class PipeOpTorchFn(PipeOpTorch):
                 f"PipeOp '{id}' needs a callable 'fn' (a function of a tensor). "
                 f"Got {type(fn).__name__}."
             )
-        self.fn = fn
-        self.shapes_out_fn = shapes_out
+        self._fn = ByValue(fn)
+        self._shapes_out_fn = None if shapes_out is None else ByValue(shapes_out)
         super().__init__(id, param_set=param_set, param_vals=param_vals)
+
+    @property
+    def fn(self) -> Callable[..., Any]:
+        """The tensor function."""
+        return self._fn.fn
+
+    @property
+    def shapes_out_fn(self) -> ShapesOutFn | None:
+        """The ``shapes_out`` function, or None (shapes are traced)."""
+        return None if self._shapes_out_fn is None else self._shapes_out_fn.fn
 
     def _make_module(
         self, shapes_in: list[Shape], param_vals: dict[str, Any], task: Task | None

@@ -11,13 +11,16 @@ import pandas as pd
 
 from torchweave.data.task import Task
 from torchweave.errors import TaskError
-from torchweave.params.param import p_fct
+from torchweave.params.param import p_fct, p_int
 from torchweave.params.param_set import ParamSet
 from torchweave.pipelines.preproc import PipeOpTaskPreproc
 from torchweave.registry import pipeops
 from torchweave.utils.text import quote_list
 
-__all__ = ["PipeOpEncode"]
+__all__ = ["MANY_LEVELS", "PipeOpEncode"]
+
+#: The default of ``warn_levels``: a feature with more levels than this warns in training.
+MANY_LEVELS = 100
 
 
 class PipeOpEncode(PipeOpTaskPreproc):
@@ -29,6 +32,12 @@ class PipeOpEncode(PipeOpTaskPreproc):
     value gives NaN in all of its columns (as in mlr3). A level that was not seen in
     training gives an all-zero row and a ``UserWarning``. Character features are
     encoded too, so that strings can be one-hot encoded directly.
+
+    A feature with more than ``warn_levels`` levels (free text, identifiers) gives a
+    ``UserWarning`` in training naming the columns and their level counts: each level
+    becomes a feature, so 200 distinct sentences become 200 columns. Embeddings
+    (``po("torch_ingress_categ") >> nn("tokenizer_categ")`` on factor features) learn a
+    small vector per level instead.
 
     Input and output channels
     -------------------------
@@ -44,6 +53,8 @@ class PipeOpEncode(PipeOpTaskPreproc):
     ----------
     method : {"one-hot", "treatment"}, init "one-hot"
         The encoding.
+    warn_levels : int >= 2 or None, default 100 (:data:`MANY_LEVELS`)
+        Warn in training about features with more levels than this; None never warns.
     affect_columns : selector
         Which features to encode (default: all factor, ordered and character ones).
 
@@ -60,7 +71,10 @@ class PipeOpEncode(PipeOpTaskPreproc):
     feature_types = ("factor", "ordered", "character")
 
     def __init__(self, id: str = "encode", param_vals: dict[str, Any] | None = None) -> None:
-        param_set = ParamSet(method=p_fct(["one-hot", "treatment"], init="one-hot", tags="train"))
+        param_set = ParamSet(
+            method=p_fct(["one-hot", "treatment"], init="one-hot", tags="train"),
+            warn_levels=p_int(2, special_vals=[None], default=MANY_LEVELS, tags="train"),
+        )
         super().__init__(id, param_set=param_set, param_vals=param_vals)
 
     def _names(self, col: str, levels: list[Any]) -> list[str]:
@@ -84,7 +98,26 @@ class PipeOpEncode(PipeOpTaskPreproc):
                 f"PipeOp '{self.id}' would create the column(s) {quote_list(clash)} twice or "
                 f"over other features of task '{task.id}'. Rename the features first."
             )
+        self._warn_many_levels(task)
         return self._predict_df(df, task)
+
+    def _warn_many_levels(self, task: Task) -> None:
+        limit = self.param_set.values.get("warn_levels", MANY_LEVELS)
+        if limit is None:
+            return
+        many = {c: len(lv) for c, lv in self.state["levels"].items() if len(lv) > limit}
+        if not many:
+            return
+        counts = ", ".join(f"'{col}' ({n} levels)" for col, n in many.items())
+        warnings.warn(
+            f"PipeOp '{self.id}' encodes feature(s) of task '{task.id}' with more than "
+            f"{limit} levels (warn_levels), each level becoming a feature: {counts}. For "
+            "free text or many categories, consider embeddings instead: factor features "
+            'through po("torch_ingress_categ") >> nn("tokenizer_categ"). Set '
+            "warn_levels=None to silence this.",
+            UserWarning,
+            stacklevel=2,
+        )
 
     def _predict_df(self, df: pd.DataFrame, task: Task) -> pd.DataFrame:
         blocks = [pd.DataFrame(index=df.index)]
