@@ -8,6 +8,7 @@ resampling, parameters, pipelines, and the sugar functions ``tsk``, ``lrn``, ``m
 from typing import Any
 
 from torchweave import registry
+from torchweave._version import __version__
 from torchweave.data import *  # noqa: F403
 from torchweave.data import __all__ as _data_all
 from torchweave.errors import *  # noqa: F403
@@ -25,8 +26,6 @@ from torchweave.resampling import __all__ as _resampling_all
 from torchweave.sugar import lrn, lrns, msr, msrs, rsmp, tsk, tsks
 from torchweave.tasks import *  # noqa: F403
 from torchweave.tasks import __all__ as _tasks_all
-
-__version__ = "0.1.0"
 
 # The torch layers load on first use, so that `import torchweave` (and the core
 # layers) never import torch. Keep these lists equal to the subpackages' __all__

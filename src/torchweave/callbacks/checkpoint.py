@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-import torchweave
+from torchweave._version import __version__
 from torchweave.callbacks._params import p_path
 from torchweave.errors import InvalidParameterError, InvalidTypeError
 from torchweave.params.param import p_fct, p_int
@@ -145,7 +145,7 @@ class CallbackSetCheckpoint(CallbackSet):
                 classes[cb_id] = type(cb).__name__
         state = {
             "format": 1,
-            "torchweave_version": torchweave.__version__,
+            "torchweave_version": __version__,
             "epoch": epoch,
             "global_step": ctx.global_step,
             "valid_scores": encode_state(ctx.last_scores_valid, "the validation scores"),
