@@ -10,11 +10,12 @@ from typing import Any, ClassVar
 
 from torchweave._version import __version__
 from torchweave.callbacks._params import p_path
+from torchweave.callbacks.callback_set import CallbackSet
+from torchweave.callbacks.descriptor import TorchCallback
 from torchweave.errors import InvalidParameterError, InvalidTypeError
 from torchweave.params.param import p_fct, p_int
 from torchweave.params.param_set import ParamSet
 from torchweave.registry import callbacks
-from torchweave.training.callback_set import CallbackSet
 from torchweave.training.checkpoint_io import (
     complete_checkpoints,
     encode_state,
@@ -23,7 +24,6 @@ from torchweave.training.checkpoint_io import (
     save_atomic,
     write_run,
 )
-from torchweave.training.descriptors import TorchCallback
 from torchweave.utils.text import quote_list
 
 __all__ = ["CallbackSetCheckpoint"]

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from torchweave._version import __version__
+from torchweave.callbacks.callback_set import CallbackSet, ContextTorch
 from torchweave.errors import InvalidParameterError, TaskError
-from torchweave.training.callback_set import CallbackSet, ContextTorch
 from torchweave.training.checkpoint_io import (
     foreign_files,
     latest_checkpoint,
