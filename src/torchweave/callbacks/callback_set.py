@@ -183,7 +183,7 @@ class CallbackSet:
         return f"<{type(self).__name__}>\n* Stages: {', '.join(self.stages) or '-'}"
 
 
-def _closest_stage(name: str) -> str:
+def closest_stage(name: str) -> str:
     """``" Did you mean 'on_epoch_end'?"`` for the closest stage, or ``""``."""
     match = difflib.get_close_matches(name, STAGES, n=1, cutoff=0.6)
     return f" Did you mean '{match[0]}'?" if match else ""
@@ -193,7 +193,7 @@ def _warn_unknown_stages(cls: type) -> None:
     """Warn about methods named ``on_*`` that are no stage (a typo such as ``on_epoch_edn``)."""
     for name, value in vars(cls).items():
         if name.startswith("on_") and name not in STAGES and callable(value):
-            hint = _closest_stage(name) or f" Stages are {', '.join(STAGES)}."
+            hint = closest_stage(name) or f" Stages are {', '.join(STAGES)}."
             warnings.warn(
                 f"Callback class <{cls.__name__}> has a method '{name}', which is not a "
                 f"callback stage, so the training loop never calls it.{hint}",

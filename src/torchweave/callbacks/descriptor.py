@@ -12,7 +12,7 @@ import numbers
 from collections.abc import Callable
 from typing import Any, cast
 
-from torchweave.callbacks.callback_set import STAGES, CallbackSet, _closest_stage
+from torchweave.callbacks.callback_set import STAGES, CallbackSet, closest_stage
 from torchweave.errors import InvalidParameterError, InvalidTypeError
 from torchweave.params.param_set import ParamSet
 from torchweave.training.descriptors import TorchDescriptor, _name_of, snake_case
@@ -159,7 +159,7 @@ def torch_callback(
     if unknown:
         raise InvalidParameterError(
             f"torch_callback: {unknown} are not callback stages; stages are {list(STAGES)}."
-            + _closest_stage(unknown[0])
+            + closest_stage(unknown[0])
         )
     if (state_dict is None) != (load_state_dict is None):
         raise InvalidParameterError(
