@@ -5,6 +5,7 @@ import pkgutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -104,11 +105,68 @@ def test_core_layers_import_without_torch_and_optional_extras():
     assert "classif.acc" in result.stdout
 
 
-def test_lazy_torch_names_match_the_torch_layers():
-    import importlib
+TORCH_SUBPACKAGES = [
+    "torchweave.network",
+    "torchweave.training",
+    "torchweave.callbacks",
+    "torchweave.lazy",
+]
 
-    for module, names in tw._LAZY_MODULES.items():
-        assert set(names) == set(importlib.import_module(module).__all__), module
+
+@pytest.mark.parametrize("package", TORCH_SUBPACKAGES)
+def test_one_name_list_per_torch_subpackage(package):
+    pkg = importlib.import_module(package)
+    names = importlib.import_module(f"{package}._names").NAMES
+    assert pkg.__all__ == sorted(names)
+    for name, module in names.items():
+        value = getattr(importlib.import_module(module), name)
+        assert getattr(pkg, name) is value, f"{package}.{name}"
+        assert getattr(tw, name) is value, f"tw.{name}"
+        assert tw._LAZY_NAMES[name] == module
+        assert name in dir(tw)
+        assert name in dir(pkg)
+
+
+def test_the_top_level_lazy_names_are_the_union_of_the_lists():
+    union = set()
+    for package in TORCH_SUBPACKAGES:
+        union |= set(importlib.import_module(f"{package}._names").NAMES)
+    assert set(tw._LAZY_NAMES) == union
+    assert set(tw._LAZY_NAMES) <= set(tw.__all__)
+
+
+def test_every_registered_network_operator_module_is_listed():
+    network_names = importlib.import_module("torchweave.network._names").NAMES
+    listed = {module for module in network_names.values() if ".ops." in module}
+    ops_dir = Path(importlib.import_module("torchweave.network.ops").__file__).parent
+    files = {f"torchweave.network.ops.{p.stem}" for p in ops_dir.glob("*.py") if p.stem[0] != "_"}
+    assert files == listed
+
+
+def test_an_unknown_name_is_an_attribute_error():
+    import torchweave.network
+
+    with pytest.raises(
+        AttributeError, match=r"module 'torchweave.network' has no attribute 'nope'"
+    ):
+        torchweave.network.nope
+    with pytest.raises(AttributeError, match=r"module 'torchweave' has no attribute 'nope'"):
+        tw.nope
+
+
+def test_a_name_equal_to_its_submodule_is_not_hidden_by_importing_the_submodule():
+    result = _run(
+        """
+        import importlib
+        import torchweave.lazy
+        importlib.import_module("torchweave.lazy.materialize")
+        from torchweave.lazy import materialize
+        assert callable(materialize) and materialize.__name__ == "materialize", materialize
+        print("ok")
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ok" in result.stdout
 
 
 def test_import_torchweave_does_not_import_torch():

@@ -5,17 +5,19 @@ resampling, parameters, pipelines, and the sugar functions ``tsk``, ``lrn``, ``m
 ``rsmp`` and ``po``.
 """
 
-from typing import Any
-
-from torchweave import registry
+from torchweave import _lazy, registry
+from torchweave._version import __version__
+from torchweave.callbacks import _names as _callbacks_names
 from torchweave.data import *  # noqa: F403
 from torchweave.data import __all__ as _data_all
 from torchweave.errors import *  # noqa: F403
 from torchweave.errors import __all__ as _errors_all
+from torchweave.lazy import _names as _lazy_names
 from torchweave.learners import *  # noqa: F403
 from torchweave.learners import __all__ as _learners_all
 from torchweave.measures import *  # noqa: F403
 from torchweave.measures import __all__ as _measures_all
+from torchweave.network import _names as _network_names
 from torchweave.params import *  # noqa: F403
 from torchweave.params import __all__ as _params_all
 from torchweave.pipelines import *  # noqa: F403
@@ -25,221 +27,18 @@ from torchweave.resampling import __all__ as _resampling_all
 from torchweave.sugar import lrn, lrns, msr, msrs, rsmp, tsk, tsks
 from torchweave.tasks import *  # noqa: F403
 from torchweave.tasks import __all__ as _tasks_all
-
-__version__ = "0.1.0"
+from torchweave.training import _names as _training_names
 
 # The torch layers load on first use, so that `import torchweave` (and the core
-# layers) never import torch. Keep these lists equal to the subpackages' __all__
-# (a test checks it).
-_LAZY_MODULES: dict[str, list[str]] = {
-    "torchweave.network": [
-        "Attention",
-        "CLS",
-        "EncoderLayer",
-        "FTTransformerBlock",
-        "FnModule",
-        "GeGLU",
-        "MergeCat",
-        "MergeProd",
-        "MergeSum",
-        "ModelDescriptor",
-        "ModuleGraph",
-        "NetworkSummary",
-        "PipeOpModule",
-        "PipeOpTorch",
-        "PipeOpTorchAdaptiveAvgPool",
-        "PipeOpTorchAdaptiveAvgPool1d",
-        "PipeOpTorchAdaptiveAvgPool2d",
-        "PipeOpTorchAdaptiveAvgPool3d",
-        "PipeOpTorchAvgPool",
-        "PipeOpTorchAvgPool1d",
-        "PipeOpTorchAvgPool2d",
-        "PipeOpTorchAvgPool3d",
-        "PipeOpTorchBatchNorm1D",
-        "PipeOpTorchBatchNorm2D",
-        "PipeOpTorchBatchNorm3D",
-        "PipeOpTorchBlock",
-        "PipeOpTorchCELU",
-        "PipeOpTorchConv",
-        "PipeOpTorchConv1d",
-        "PipeOpTorchConv2d",
-        "PipeOpTorchConv3d",
-        "PipeOpTorchConvTranspose",
-        "PipeOpTorchConvTranspose1d",
-        "PipeOpTorchConvTranspose2d",
-        "PipeOpTorchConvTranspose3d",
-        "PipeOpTorchDropout",
-        "PipeOpTorchELU",
-        "PipeOpTorchFTCLS",
-        "PipeOpTorchFTTransformerBlock",
-        "PipeOpTorchFlatten",
-        "PipeOpTorchFn",
-        "PipeOpTorchGELU",
-        "PipeOpTorchGLU",
-        "PipeOpTorchGeGLU",
-        "PipeOpTorchHardShrink",
-        "PipeOpTorchHardSigmoid",
-        "PipeOpTorchHardTanh",
-        "PipeOpTorchHead",
-        "PipeOpTorchIdentity",
-        "PipeOpTorchIngress",
-        "PipeOpTorchIngressCategorical",
-        "PipeOpTorchIngressLazyTensor",
-        "PipeOpTorchIngressNumeric",
-        "PipeOpTorchLayerNorm",
-        "PipeOpTorchLeakyReLU",
-        "PipeOpTorchLinear",
-        "PipeOpTorchLogSigmoid",
-        "PipeOpTorchMaxPool",
-        "PipeOpTorchMaxPool1d",
-        "PipeOpTorchMaxPool2d",
-        "PipeOpTorchMaxPool3d",
-        "PipeOpTorchMerge",
-        "PipeOpTorchMergeCat",
-        "PipeOpTorchMergeProd",
-        "PipeOpTorchMergeSum",
-        "PipeOpTorchModule",
-        "PipeOpTorchMultiheadAttention",
-        "PipeOpTorchPReLU",
-        "PipeOpTorchRReLU",
-        "PipeOpTorchReGLU",
-        "PipeOpTorchReLU",
-        "PipeOpTorchReLU6",
-        "PipeOpTorchReshape",
-        "PipeOpTorchSELU",
-        "PipeOpTorchSigmoid",
-        "PipeOpTorchSoftPlus",
-        "PipeOpTorchSoftShrink",
-        "PipeOpTorchSoftSign",
-        "PipeOpTorchSoftmax",
-        "PipeOpTorchSqueeze",
-        "PipeOpTorchTanh",
-        "PipeOpTorchTanhShrink",
-        "PipeOpTorchThreshold",
-        "PipeOpTorchTokenizerCateg",
-        "PipeOpTorchTokenizerNum",
-        "PipeOpTorchTransformerEncoderLayer",
-        "PipeOpTorchUnsqueeze",
-        "ReGLU",
-        "Reshape",
-        "Shape",
-        "Squeeze",
-        "TokenizerCateg",
-        "TokenizerNum",
-        "TorchIngressToken",
-        "Unsqueeze",
-        "batchgetter_categ",
-        "batchgetter_lazy_tensor",
-        "batchgetter_num",
-        "broadcast_shapes",
-        "cat_shapes",
-        "categ_cardinalities",
-        "infer_shapes",
-        "ingress_ltnsr",
-        "model_descriptor_to_module",
-        "model_descriptor_union",
-        "nn",
-        "output_dim_for",
-        "reshape_output_shape",
-        "shape_to_str",
-        "summary",
-    ],
-    "torchweave.training": [
-        "CallbackSet",
-        "CallbackSetEarlyStopping",
-        "ContextTorch",
-        "LearnerTorch",
-        "LearnerTorchModel",
-        "PipeOpTorchCallbacks",
-        "PipeOpTorchLoss",
-        "PipeOpTorchModel",
-        "PipeOpTorchModelClassif",
-        "PipeOpTorchModelRegr",
-        "PipeOpTorchOptimizer",
-        "STAGES",
-        "SliceLoader",
-        "TaskDataset",
-        "TensorDataset",
-        "TorchCallback",
-        "TorchDescriptor",
-        "TorchLoss",
-        "TorchModel",
-        "TorchOptimizer",
-        "as_torch_callback",
-        "as_torch_callbacks",
-        "as_torch_loss",
-        "as_torch_optimizer",
-        "encode_prediction",
-        "model_descriptor_to_learner",
-        "paramset_torchlearner",
-        "resolve_device",
-        "t_clbk",
-        "t_clbks",
-        "t_loss",
-        "t_losses",
-        "t_opt",
-        "t_opts",
-        "target_tensor",
-        "torch_callback",
-    ],
-    "torchweave.callbacks": [
-        "CallbackSetCSV",
-        "CallbackSetCheckpoint",
-        "CallbackSetHistory",
-        "CallbackSetLRScheduler",
-        "CallbackSetLRSchedulerOneCycle",
-        "CallbackSetLRSchedulerReduceOnPlateau",
-        "CallbackSetProgress",
-        "CallbackSetTB",
-        "CallbackSetUnfreeze",
-        "Select",
-        "TorchCallbackLRScheduler",
-        "as_lr_scheduler",
-        "plot_history",
-        "select_all",
-        "select_grep",
-        "select_invert",
-        "select_name",
-        "select_none",
-    ],
-    "torchweave.lazy": [
-        "DataDescriptor",
-        "DownloadError",
-        "ImageFileDataset",
-        "LazyTensorArray",
-        "LazyTensorDtype",
-        "LazyTensorElement",
-        "PipeOpTaskPreprocTorch",
-        "TensorRowsDataset",
-        "as_lazy_tensor",
-        "is_lazy_tensor",
-        "lazy_shape",
-        "lazy_tensor_from_images",
-        "materialize",
-        "pipeop_preproc_torch",
-        "task_from_image_folder",
-        "transform_lazy_tensor",
-    ],
-}
+# layers) never import torch. Each torch subpackage keeps its public names, with the
+# module defining each, in its torch-free `_names.py`; this merges them.
 _LAZY_NAMES: dict[str, str] = {
-    name: module for module, names in _LAZY_MODULES.items() for name in names
+    **_network_names.NAMES,
+    **_training_names.NAMES,
+    **_callbacks_names.NAMES,
+    **_lazy_names.NAMES,
 }
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY_NAMES.get(name)
-    if module is None:
-        raise AttributeError(f"module 'torchweave' has no attribute '{name}'")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY_NAMES))
-
+__getattr__, __dir__ = _lazy.lazy_exports(__name__, _LAZY_NAMES)
 
 __all__ = [
     *_data_all,

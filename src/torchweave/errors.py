@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "ChannelTypeError",
+    "CorruptCheckpointError",
     "Error",
     "GraphError",
     "InvalidParameterError",
@@ -80,3 +81,7 @@ class UnknownKeyError(Error, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class CorruptCheckpointError(Error, ValueError):
+    """A checkpoint file that cannot be read: truncated, garbage or tampered with."""

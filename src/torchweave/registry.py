@@ -154,23 +154,26 @@ class Registry(Generic[T]):
         return f"<Registry of {len(self)} {self.name}>\n{self.table().to_string(index=False)}"
 
 
+# The torch layers register their entries when a registry first needs them: each lazy
+# module below registers on import (so that ``import torchweave`` never imports torch).
 tasks: Registry[Any] = Registry("task")
 tasks.add_lazy_module("torchweave.lazy.tasks")
 learners: Registry[Any] = Registry("learner")
+learners.add_lazy_module("torchweave.training.learner_torch_model")
 measures: Registry[Any] = Registry("measure")
+measures.add_lazy_module("torchweave.measures")
 resamplings: Registry[Any] = Registry("resampling")
 pipeops: Registry[Any] = Registry("pipeop")
-pipeops.add_lazy_module("torchweave.network")
-pipeops.add_lazy_module("torchweave.training")
-pipeops.add_lazy_module("torchweave.lazy")
-learners.add_lazy_module("torchweave.training")
-# The torch training layer registers its losses, optimizers and callbacks when first asked.
+pipeops.add_lazy_module("torchweave.network.ops")
+pipeops.add_lazy_module("torchweave.network.module_graph")
+pipeops.add_lazy_module("torchweave.training.ops")
+pipeops.add_lazy_module("torchweave.training.pipeop_torch_model")
+pipeops.add_lazy_module("torchweave.lazy.ops")
+pipeops.add_lazy_module("torchweave.lazy.preproc")
 losses: Registry[Any] = Registry("loss", "losses")
-losses.add_lazy_module("torchweave.training")
 losses.add_lazy_module("torchweave.training.losses")
 optimizers: Registry[Any] = Registry("optimizer")
-optimizers.add_lazy_module("torchweave.training")
 optimizers.add_lazy_module("torchweave.training.optimizers")
 callbacks: Registry[Any] = Registry("callback")
-callbacks.add_lazy_module("torchweave.training")
-callbacks.add_lazy_module("torchweave.callbacks")
+for _module in ("checkpoint", "csv", "history", "lr_scheduler", "progress", "tb", "unfreeze"):
+    callbacks.add_lazy_module(f"torchweave.callbacks.{_module}")

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 import torchweave as tw
+from torchweave.callbacks.descriptor import TorchCallback
 from torchweave.callbacks.history import CallbackSetHistory
 from torchweave.errors import InvalidTypeError
-from torchweave.training.descriptors import TorchCallback
 from torchweave.training.sugar import as_torch_callback, as_torch_callbacks, t_clbk, t_clbks
 
 

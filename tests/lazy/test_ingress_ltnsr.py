@@ -7,8 +7,7 @@ import torch
 
 import torchweave as tw
 from torchweave.errors import InvalidParameterError, ShapeError, TaskError
-from torchweave.lazy import as_lazy_tensor
-from torchweave.network import PipeOpTorchIngressLazyTensor, batchgetter_lazy_tensor
+from torchweave.lazy import PipeOpTorchIngressLazyTensor, as_lazy_tensor, batchgetter_lazy_tensor
 
 IMAGES = torch.rand(5, 3, 28, 30)
 

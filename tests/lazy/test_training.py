@@ -166,7 +166,7 @@ class CountingDataset(torch.utils.data.Dataset):
 
 
 def test_task_dataset_reads_a_shared_dataset_once_per_batch():
-    from torchweave.network import ingress_ltnsr
+    from torchweave.lazy import ingress_ltnsr
 
     data = CountingDataset(torch.rand(12, 2))
     lt = as_lazy_tensor(data)

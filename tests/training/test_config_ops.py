@@ -6,11 +6,12 @@ import pytest
 
 import torchweave as tw
 import torchweave.training.ops  # registers the operators
+from torchweave.callbacks.callback_set import CallbackSet
+from torchweave.callbacks.descriptor import TorchCallback
 from torchweave.errors import InvalidParameterError, TaskError
 from torchweave.network.model_descriptor import ModelDescriptor
 from torchweave.testing.pipeops import check_pipeop
-from torchweave.training.callback_set import CallbackSet
-from torchweave.training.descriptors import TorchCallback, TorchLoss, TorchOptimizer
+from torchweave.training.descriptors import TorchLoss, TorchOptimizer
 from torchweave.training.ops import PipeOpTorchCallbacks, PipeOpTorchLoss, PipeOpTorchOptimizer
 from torchweave.training.sugar import t_clbk, t_loss, t_opt
 

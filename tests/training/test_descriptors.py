@@ -8,13 +8,13 @@ import torch
 from torch import nn
 
 import torchweave as tw
+from torchweave.callbacks.callback_set import CallbackSet
+from torchweave.callbacks.descriptor import TorchCallback
 from torchweave.errors import InvalidParameterError, InvalidTypeError, TaskError
 from torchweave.params.param import p_dbl
 from torchweave.params.param_set import ParamSet
-from torchweave.training.callback_set import CallbackSet
 from torchweave.training.descriptors import (
     ModuleCopier,
-    TorchCallback,
     TorchDescriptor,
     TorchLoss,
     TorchOptimizer,
@@ -293,7 +293,7 @@ def test_callback_needs_a_callback_set_class():
 
 
 def test_callback_repr_and_torch_callback_helper():
-    from torchweave.training.callback_set import torch_callback
+    from torchweave.callbacks.descriptor import torch_callback
 
     cb = torch_callback(
         "my_logger", initialize=lambda self, alpha=0.5: None, on_begin=lambda self: None

@@ -7,9 +7,9 @@ import torch
 from torch import nn
 
 import torchweave as tw
+from torchweave.callbacks.early_stopping import CallbackSetEarlyStopping
 from torchweave.errors import InvalidParameterError
 from torchweave.measures.classif import MeasureClassifCE
-from torchweave.training.early_stopping import CallbackSetEarlyStopping
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 

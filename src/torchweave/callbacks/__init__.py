@@ -1,44 +1,16 @@
-"""The built-in callbacks (``t_clbk(key)``). Importing this package registers them."""
+"""Callbacks: the machinery and the built-in callbacks (``t_clbk(key)``).
 
-from torchweave.callbacks.checkpoint import CallbackSetCheckpoint
-from torchweave.callbacks.csv import CallbackSetCSV
-from torchweave.callbacks.history import CallbackSetHistory, plot_history
-from torchweave.callbacks.lr_scheduler import (
-    CallbackSetLRScheduler,
-    CallbackSetLRSchedulerOneCycle,
-    CallbackSetLRSchedulerReduceOnPlateau,
-    TorchCallbackLRScheduler,
-    as_lr_scheduler,
-)
-from torchweave.callbacks.progress import CallbackSetProgress
-from torchweave.callbacks.select import (
-    Select,
-    select_all,
-    select_grep,
-    select_invert,
-    select_name,
-    select_none,
-)
-from torchweave.callbacks.tb import CallbackSetTB
-from torchweave.callbacks.unfreeze import CallbackSetUnfreeze
+Everything about callbacks is here: :class:`CallbackSet`, :class:`ContextTorch` and
+``STAGES`` (:mod:`~torchweave.callbacks.callback_set`), the :class:`TorchCallback`
+descriptor and :func:`torch_callback` (:mod:`~torchweave.callbacks.descriptor`),
+early stopping, and one module per built-in callback (each registers its key in
+``tw.registry.callbacks`` when imported; the registry imports them on first use).
+Importing this package imports no torch: its names (listed in
+:mod:`torchweave.callbacks._names`) load their module on first use.
+"""
 
-__all__ = [
-    "CallbackSetCSV",
-    "CallbackSetCheckpoint",
-    "CallbackSetHistory",
-    "CallbackSetLRScheduler",
-    "CallbackSetLRSchedulerOneCycle",
-    "CallbackSetLRSchedulerReduceOnPlateau",
-    "CallbackSetProgress",
-    "CallbackSetTB",
-    "CallbackSetUnfreeze",
-    "Select",
-    "TorchCallbackLRScheduler",
-    "as_lr_scheduler",
-    "plot_history",
-    "select_all",
-    "select_grep",
-    "select_invert",
-    "select_name",
-    "select_none",
-]
+from torchweave._lazy import lazy_exports
+from torchweave.callbacks._names import NAMES
+
+__all__ = sorted(NAMES)
+__getattr__, __dir__ = lazy_exports(__name__, NAMES)

@@ -8,13 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-import torchweave
+from torchweave._version import __version__
 from torchweave.callbacks._params import p_path
+from torchweave.callbacks.callback_set import CallbackSet
+from torchweave.callbacks.descriptor import TorchCallback
 from torchweave.errors import InvalidParameterError, InvalidTypeError
 from torchweave.params.param import p_fct, p_int
 from torchweave.params.param_set import ParamSet
 from torchweave.registry import callbacks
-from torchweave.training.callback_set import CallbackSet
 from torchweave.training.checkpoint_io import (
     complete_checkpoints,
     encode_state,
@@ -23,7 +24,6 @@ from torchweave.training.checkpoint_io import (
     save_atomic,
     write_run,
 )
-from torchweave.training.descriptors import TorchCallback
 from torchweave.utils.text import quote_list
 
 __all__ = ["CallbackSetCheckpoint"]
@@ -145,7 +145,7 @@ class CallbackSetCheckpoint(CallbackSet):
                 classes[cb_id] = type(cb).__name__
         state = {
             "format": 1,
-            "torchweave_version": torchweave.__version__,
+            "torchweave_version": __version__,
             "epoch": epoch,
             "global_step": ctx.global_step,
             "valid_scores": encode_state(ctx.last_scores_valid, "the validation scores"),

@@ -11,10 +11,10 @@ from typing import Any
 
 import pandas as pd
 
+from torchweave.callbacks.callback_set import CallbackSet
+from torchweave.callbacks.descriptor import TorchCallback
 from torchweave.errors import InvalidTypeError, MissingDependencyError, PlotError
 from torchweave.registry import callbacks
-from torchweave.training.callback_set import CallbackSet
-from torchweave.training.descriptors import TorchCallback
 
 __all__ = ["CallbackSetHistory", "plot_history"]
 

@@ -23,12 +23,13 @@ from typing import Any
 import torch
 from torch.optim import lr_scheduler
 
+from torchweave.callbacks.callback_set import CallbackSet
+from torchweave.callbacks.descriptor import TorchCallback
 from torchweave.errors import InvalidParameterError, InvalidTypeError
 from torchweave.params.param import Param, p_dbl, p_fct, p_int, p_lgl, p_uty
 from torchweave.params.param_set import ParamSet
 from torchweave.registry import callbacks
-from torchweave.training.callback_set import CallbackSet
-from torchweave.training.descriptors import TorchCallback, infer_param_set, snake_case
+from torchweave.training.descriptors import infer_param_set, snake_case
 from torchweave.utils.text import format_value
 
 __all__ = [

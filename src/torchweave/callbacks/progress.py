@@ -7,12 +7,12 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from torchweave.callbacks.callback_set import CallbackSet
+from torchweave.callbacks.descriptor import TorchCallback
 from torchweave.errors import InvalidTypeError
 from torchweave.params.param import p_int, p_lgl
 from torchweave.params.param_set import ParamSet
 from torchweave.registry import callbacks
-from torchweave.training.callback_set import CallbackSet
-from torchweave.training.descriptors import TorchCallback
 from torchweave.utils.text import format_value
 
 __all__ = ["CallbackSetProgress"]

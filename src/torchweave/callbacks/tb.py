@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from torchweave.callbacks._params import p_path
+from torchweave.callbacks.callback_set import CallbackSet
+from torchweave.callbacks.descriptor import TorchCallback
 from torchweave.errors import InvalidParameterError, MissingDependencyError
 from torchweave.params.param import p_lgl
 from torchweave.params.param_set import ParamSet
 from torchweave.registry import callbacks
-from torchweave.training.callback_set import CallbackSet
-from torchweave.training.descriptors import TorchCallback
 from torchweave.utils.text import quote_list
 
 __all__ = ["CallbackSetTB"]

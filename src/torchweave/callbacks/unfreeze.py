@@ -9,13 +9,13 @@ from typing import Any
 
 import pandas as pd
 
+from torchweave.callbacks.callback_set import CallbackSet
+from torchweave.callbacks.descriptor import TorchCallback
 from torchweave.callbacks.select import _SELECT_EXPECTED, Select, is_select
 from torchweave.errors import InvalidParameterError, InvalidTypeError
 from torchweave.params.param import p_uty
 from torchweave.params.param_set import ParamSet
 from torchweave.registry import callbacks
-from torchweave.training.callback_set import CallbackSet
-from torchweave.training.descriptors import TorchCallback
 from torchweave.utils.text import format_value
 
 __all__ = ["CallbackSetUnfreeze"]

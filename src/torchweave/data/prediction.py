@@ -10,23 +10,36 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import pandas as pd
 
-from torchweave.errors import PredictTypeError, TaskError
-
-if TYPE_CHECKING:
-    from torchweave.measures.measure import Measure
+from torchweave import registry
+from torchweave.errors import InvalidTypeError, PredictTypeError, TaskError
 
 __all__ = ["Prediction", "PredictionClassif", "PredictionRegr", "concat_predictions"]
+
+
+class Scorer(Protocol):
+    """What :meth:`Prediction.score` needs of a measure: an ``id`` and a ``score``."""
+
+    @property
+    def id(self) -> str:
+        """The measure id (the key of the result)."""
+        ...
+
+    def score(self, prediction: Any) -> float:
+        """The score of ``prediction``."""
+        ...
 
 
 class Prediction(abc.ABC):
     """Abstract base of :class:`PredictionClassif` and :class:`PredictionRegr`."""
 
     task_type: ClassVar[str] = ""
+    #: The key of the measure :meth:`score` uses by default (as in mlr3).
+    default_measure: ClassVar[str] = ""
 
     row_ids: np.ndarray
 
@@ -57,23 +70,48 @@ class Prediction(abc.ABC):
 
     def score(
         self,
-        measures: Measure | str | Iterable[Measure | str] | None = None,
+        measures: Scorer | str | Iterable[Scorer | str] | None = None,
     ) -> dict[str, float]:
         """Score with one or more measures (default: ``classif.ce`` / ``regr.mse``).
 
         Parameters
         ----------
         measures : Measure, str, or iterable of them, optional
-            Measures or their keys.
+            Measures or their keys in ``tw.registry.measures``.
 
         Returns
         -------
         dict of str to float
             Scores by measure id.
-        """
-        from torchweave.measures import as_measures
 
-        return {m.id: m.score(self) for m in as_measures(measures, task_type=self.task_type)}
+        Raises
+        ------
+        UnknownKeyError
+            For an unknown key.
+        InvalidTypeError
+            For something that is neither a measure nor a key.
+        TaskError
+            For a measure of another task type.
+        """
+        if measures is None:
+            measures = self.default_measure
+        single = isinstance(measures, str) or callable(getattr(measures, "score", None))
+        if not single and not isinstance(measures, Iterable):
+            raise InvalidTypeError(
+                "Measures must be a Measure, a key, or an iterable of them. "
+                f"Got {type(measures).__name__} instead."
+            )
+        items = [measures] if single else list(measures)  # type: ignore[arg-type]
+        scores: dict[str, float] = {}
+        for item in items:
+            measure: Any = registry.measures.get(item) if isinstance(item, str) else item
+            if not callable(getattr(measure, "score", None)):
+                raise InvalidTypeError(
+                    "A measure must be a Measure or a key of tw.registry.measures. "
+                    f"Got {type(item).__name__} instead."
+                )
+            scores[measure.id] = measure.score(self)
+        return scores
 
     def __repr__(self) -> str:
         return (
@@ -110,6 +148,7 @@ class PredictionClassif(Prediction):
     """
 
     task_type: ClassVar[str] = "classif"
+    default_measure: ClassVar[str] = "classif.ce"
 
     def __init__(
         self,
@@ -236,6 +275,7 @@ class PredictionRegr(Prediction):
     """
 
     task_type: ClassVar[str] = "regr"
+    default_measure: ClassVar[str] = "regr.mse"
 
     def __init__(self, row_ids: Any, truth: Any, response: Any) -> None:
         self.truth = np.asarray(truth, dtype=np.float64).reshape(-1)

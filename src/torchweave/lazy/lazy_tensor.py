@@ -29,6 +29,7 @@ from torchweave.data.feature_types import register_feature_type
 from torchweave.errors import InvalidParameterError, InvalidTypeError
 from torchweave.lazy._nodes import PreprocNode
 from torchweave.lazy.data_descriptor import DataDescriptor
+from torchweave.lazy.image_dataset import open_images
 from torchweave.network.shapes import Shape
 
 __all__ = [
@@ -462,9 +463,8 @@ def as_lazy_tensor(
         and len(x) > 0
         and all(isinstance(p, str | os.PathLike) for p in x)
     ):
-        from torchweave.lazy.image import lazy_tensor_from_images
-
-        out = lazy_tensor_from_images(list(x))
+        dataset, declared = open_images(list(x))
+        out = as_lazy_tensor(dataset, dataset_shapes={"x": declared})
         return out if ids is None else out.take(_ids_for_positions(ids))
     raise InvalidTypeError(
         "as_lazy_tensor takes a tensor, a numpy array, a torch Dataset, a DataDescriptor, a "

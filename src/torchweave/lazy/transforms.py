@@ -56,8 +56,7 @@ import torch
 from torch.nn import functional
 
 from torchweave.errors import InvalidParameterError, ShapeError
-from torchweave.network.ops.reshape import reshape_output_shape
-from torchweave.network.shapes import Shape, shape_to_str
+from torchweave.network.shapes import Shape, reshape_output_shape, shape_to_str
 
 __all__ = [
     "INTERPOLATIONS",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from torchweave import registry
+from torchweave.data.prediction import PredictionClassif, PredictionRegr
 from torchweave.errors import InvalidParameterError, InvalidTypeError, TaskError
 from torchweave.measures.classif import (
     MeasureClassifAcc,
@@ -55,7 +56,9 @@ __all__ = [
 ]
 
 #: The measure used when none is given, by task type (as in mlr3).
-DEFAULT_MEASURES = {"classif": "classif.ce", "regr": "regr.mse"}
+DEFAULT_MEASURES = {
+    cls.task_type: cls.default_measure for cls in (PredictionClassif, PredictionRegr)
+}
 
 
 def as_measure(x: Measure | str, task_type: str | None = None) -> Measure:

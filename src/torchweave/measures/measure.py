@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from torchweave.data.prediction import Prediction, PredictionClassif, concat_predictions
 from torchweave.errors import InvalidParameterError, InvalidTypeError, TaskError
 from torchweave.params import ParamSet
 
@@ -149,8 +150,6 @@ class Measure(abc.ABC):
         PredictTypeError
             If the measure needs probabilities and the prediction has none.
         """
-        from torchweave.data.prediction import Prediction, PredictionClassif
-
         if not isinstance(prediction, Prediction):
             raise InvalidTypeError(
                 f"Measure '{self.id}' scores a Prediction. Got {type(prediction).__name__} instead."
@@ -188,8 +187,6 @@ class Measure(abc.ABC):
         return msg
 
     def _has_missing(self, prediction: Any) -> bool:
-        from torchweave.data.prediction import PredictionClassif
-
         if isinstance(prediction, PredictionClassif):
             if (prediction.truth.codes < 0).any():
                 return True
@@ -220,8 +217,6 @@ class Measure(abc.ABC):
             (NaN if any is NaN); with ``"micro"`` the score of the combined
             prediction. NaN for an empty sequence.
         """
-        from torchweave.data.prediction import concat_predictions
-
         if len(predictions) == 0:
             return math.nan
         if self.aggregation == "micro":

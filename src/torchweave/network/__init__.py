@@ -1,39 +1,12 @@
 """Network graphs (mlr3torch): ModelDescriptor, ingress, PipeOpTorch and the layers.
 
-This is the first layer of torchweave that imports torch. ``import torchweave`` loads
-it lazily, on first use of one of its names or of a torch operator key.
+This is the first layer of torchweave that imports torch, on first use of one of its
+names (listed, torch-free, in :mod:`torchweave.network._names`) or of a torch operator
+key: importing the package itself imports no torch.
 """
 
-from torchweave.network.ingress_token import TorchIngressToken, batchgetter_categ, batchgetter_num
-from torchweave.network.model_descriptor import ModelDescriptor, model_descriptor_union
-from torchweave.network.module_graph import (
-    ModuleGraph,
-    NetworkSummary,
-    PipeOpModule,
-    model_descriptor_to_module,
-    summary,
-)
-from torchweave.network.ops import *  # noqa: F403
-from torchweave.network.ops import __all__ as _ops_all
-from torchweave.network.pipeop_torch import PipeOpTorch
-from torchweave.network.shapes import Shape, infer_shapes, shape_to_str
-from torchweave.network.sugar import nn
+from torchweave._lazy import lazy_exports
+from torchweave.network._names import NAMES
 
-__all__ = [
-    *_ops_all,
-    "ModelDescriptor",
-    "ModuleGraph",
-    "NetworkSummary",
-    "PipeOpModule",
-    "PipeOpTorch",
-    "Shape",
-    "TorchIngressToken",
-    "batchgetter_categ",
-    "batchgetter_num",
-    "infer_shapes",
-    "model_descriptor_to_module",
-    "model_descriptor_union",
-    "nn",
-    "shape_to_str",
-    "summary",
-]
+__all__ = sorted(NAMES)
+__getattr__, __dir__ = lazy_exports(__name__, NAMES)

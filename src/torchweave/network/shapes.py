@@ -9,6 +9,8 @@ output is known when both runs agree.
 
 from __future__ import annotations
 
+import math
+import numbers
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -19,10 +21,13 @@ from torchweave.errors import ShapeError
 
 __all__ = [
     "Shape",
+    "ShapeTarget",
     "as_shape",
     "assert_known_dims",
     "assert_ndim",
+    "check_reshape_target",
     "infer_shapes",
+    "reshape_output_shape",
     "resolve_dim",
     "shape_to_str",
     "shapes_agree",
@@ -199,3 +204,145 @@ def infer_shapes(
         tuple(a if a == b else None for a, b in zip(s1, s2, strict=True))
         for s1, s2 in zip(first, second, strict=True)
     ]
+
+
+# --- reshaping (shared by nn_reshape and trafo_reshape) ---------------------------------
+#: A reshape target: a tuple of sizes (``-1`` inferred) or a function of the input shape.
+ShapeTarget = Sequence[int] | Callable[[tuple[Any, ...]], Sequence[Any]]
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
+def check_reshape_target(target: Sequence[Any], allow_none: bool) -> str | None:
+    """What is wrong with a reshape target, or ``None``."""
+    if isinstance(target, str | bytes) or not isinstance(target, Sequence) or not target:
+        return "a non-empty tuple of ints >= 1 or -1, or a callable of the input shape"
+    entries = list(target)
+    if not allow_none and any(d is None for d in entries):
+        return (
+            "a tuple of ints >= 1 or -1 (use -1, not None, for the dimension that is inferred "
+            "from the number of elements)"
+        )
+    if not all((d is None) or (_is_int(d) and (d >= 1 or d == -1)) for d in entries):
+        return "a tuple of ints >= 1 or -1 (-1 marks the dimension inferred from the others)"
+    if sum(1 for d in entries if d == -1) > 1:
+        return "a tuple of ints >= 1 or -1 with at most one -1"
+    return None
+
+
+def _known(dims: Sequence[int | None]) -> list[int] | None:
+    """The sizes as ints, or ``None`` if any is unknown."""
+    return None if any(d is None for d in dims) else [int(d) for d in dims if d is not None]
+
+
+def _fill_inferred(
+    n_in: int,
+    target: Sequence[int],
+    shape_in: Shape,
+    op_id: str,
+    shown: Sequence[int | None] | None = None,
+) -> list[int]:
+    """Resolve ``-1`` in a fully known ``target`` so that it holds ``n_in`` elements.
+
+    ``shown`` is the target as the error message names it (default: ``target``).
+    """
+    out = list(target)
+    inferred = [i for i, d in enumerate(out) if d == -1]
+    known = math.prod(d for d in out if d != -1)
+    if (inferred and n_in % known != 0) or (not inferred and n_in != known):
+        raise ShapeError(
+            f"PipeOp '{op_id}': 'shape' {shape_to_str(tuple(shown or target))} is not compatible "
+            f"with the input shape {shape_to_str(shape_in)}."
+        )
+    for i in inferred:
+        out[i] = n_in // known
+    return out
+
+
+def _check_keeps_batch(
+    shape_in: Shape, target: Sequence[int | None], rest_in: int, rest_out: int, op_id: str
+) -> None:
+    if rest_in != rest_out:
+        raise ShapeError(
+            f"PipeOp '{op_id}': 'shape' {shape_to_str(tuple(target))} changes the batch dimension "
+            f"of the input shape {shape_to_str(shape_in)}: it maps {rest_in} elements per "
+            f"observation to {rest_out}."
+        )
+
+
+def _resolve_target(shape_in: Shape, shape: ShapeTarget, op_id: str) -> list[int | None]:
+    if callable(shape):
+        returned = shape(tuple(shape_in))
+        problem = check_reshape_target(returned, allow_none=True)
+        if problem is not None:
+            raise ShapeError(
+                f"PipeOp '{op_id}': 'shape' returned {returned!r} for the input shape "
+                f"{shape_to_str(shape_in)}, but must return {problem}."
+            )
+        return list(returned)
+    problem = check_reshape_target(shape, allow_none=False)
+    if problem is not None:
+        raise ShapeError(f"PipeOp '{op_id}': 'shape' must be {problem}. Got {shape!r} instead.")
+    return [int(d) for d in shape]
+
+
+def reshape_output_shape(shape_in: Shape, shape: ShapeTarget, op_id: str = "nn_reshape") -> Shape:
+    """The shape of ``x.reshape(shape)`` for an input of shape ``shape_in``.
+
+    The inferred dimension (``-1``) is resolved whenever the number of elements is known;
+    when only the batch size is unknown and the target keeps the batch dimension
+    (``-1`` or ``None`` first), it is resolved per observation. Otherwise ``-1`` gives
+    an unknown size.
+
+    Parameters
+    ----------
+    shape_in : Shape
+        The input shape (``None`` for unknown sizes).
+    shape : tuple of int or callable
+        The target, or a function of the input shape returning it (it is called here on
+        ``shape_in``, which may contain ``None``).
+    op_id : str
+        Operator id, for error messages.
+
+    Returns
+    -------
+    Shape
+        The output shape.
+
+    Raises
+    ------
+    ShapeError
+        If the target is invalid or cannot hold the input's elements, or if it keeps the
+        batch dimension but changes the number of elements per observation.
+
+    Examples
+    --------
+    >>> reshape_output_shape((None, 3, 4), (-1, 12))
+    (None, 12)
+    >>> reshape_output_shape((None, 3, 4), lambda s: (s[0], 2, -1))
+    (None, 2, 6)
+    """
+    target = _resolve_target(shape_in, shape, op_id)
+    known_in, known_target = _known(shape_in), _known(target)
+    if known_in is not None and known_target is not None:
+        out = _fill_inferred(math.prod(known_in), known_target, shape_in, op_id)
+        if target[0] == -1 or target[0] == shape_in[0]:
+            rest_in, rest_out = math.prod(known_in[1:]), math.prod(out[1:])
+            _check_keeps_batch(shape_in, target, rest_in, rest_out, op_id)
+        return tuple(out)
+    known_rest_in, known_rest = _known(shape_in[1:]), _known(target[1:])
+    if (
+        shape_in[0] is None
+        and known_rest_in is not None
+        and known_rest is not None
+        and target[0] in (None, -1)
+    ):
+        # Only the batch size is unknown and the target keeps it: resolve per observation.
+        rest_in = math.prod(known_rest_in)
+        if target[0] == -1:
+            _check_keeps_batch(shape_in, target, rest_in, math.prod(known_rest), op_id)
+            return (None, *known_rest)
+        return (None, *_fill_inferred(rest_in, known_rest, shape_in, op_id, shown=target))
+    return tuple(None if d == -1 else d for d in target)

@@ -32,12 +32,12 @@ import torch
 from torch import nn
 
 from torchweave import registry
+from torchweave.callbacks.callback_set import STAGES, CallbackSet
+from torchweave.callbacks.descriptor import TorchCallback
 from torchweave.params.param_set import REQUIRED
 from torchweave.testing._checks import CheckFailedError as _CheckFailedError
 from torchweave.testing._checks import refuse_unknown_checks, run_check
 from torchweave.testing.params import check_param_set
-from torchweave.training.callback_set import STAGES, CallbackSet
-from torchweave.training.descriptors import TorchCallback
 
 __all__ = ["CALLBACK_CHECKS", "CONSTRUCTION", "check_callback"]
 

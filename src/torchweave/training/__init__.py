@@ -1,80 +1,14 @@
 """Torch learners (mlr3torch): descriptors, the training loop and PipeOpTorchModel.
 
-Loaded lazily by ``import torchweave`` on first use of one of its names or keys.
+Importing the package imports no torch: each name (listed in
+:mod:`torchweave.training._names`) loads its module on first use, and the losses,
+optimizers, operators and callbacks register when ``tw.registry`` first needs them.
+The callback machinery (``CallbackSet``, ``torch_callback``, early stopping) lives in
+:mod:`torchweave.callbacks` and is reachable from here too.
 """
 
-import torchweave.callbacks  # noqa: F401  (registers the built-in callbacks)
-from torchweave.training.callback_set import STAGES, CallbackSet, ContextTorch, torch_callback
-from torchweave.training.dataset import SliceLoader, TaskDataset, TensorDataset, target_tensor
-from torchweave.training.descriptors import (
-    TorchCallback,
-    TorchDescriptor,
-    TorchLoss,
-    TorchOptimizer,
-)
-from torchweave.training.early_stopping import CallbackSetEarlyStopping
-from torchweave.training.learner_torch import (
-    LearnerTorch,
-    TorchModel,
-    encode_prediction,
-    resolve_device,
-)
-from torchweave.training.learner_torch_model import LearnerTorchModel
-from torchweave.training.ops import *  # noqa: F403
-from torchweave.training.ops import __all__ as _ops_all
-from torchweave.training.paramset import paramset_torchlearner
-from torchweave.training.pipeop_torch_model import (
-    PipeOpTorchModel,
-    PipeOpTorchModelClassif,
-    PipeOpTorchModelRegr,
-    model_descriptor_to_learner,
-)
-from torchweave.training.sugar import (
-    as_torch_callback,
-    as_torch_callbacks,
-    as_torch_loss,
-    as_torch_optimizer,
-    t_clbk,
-    t_clbks,
-    t_loss,
-    t_losses,
-    t_opt,
-    t_opts,
-)
+from torchweave._lazy import lazy_exports
+from torchweave.training._names import NAMES
 
-__all__ = [
-    *_ops_all,
-    "STAGES",
-    "CallbackSet",
-    "CallbackSetEarlyStopping",
-    "ContextTorch",
-    "LearnerTorch",
-    "LearnerTorchModel",
-    "PipeOpTorchModel",
-    "PipeOpTorchModelClassif",
-    "PipeOpTorchModelRegr",
-    "SliceLoader",
-    "TaskDataset",
-    "TensorDataset",
-    "TorchCallback",
-    "TorchDescriptor",
-    "TorchLoss",
-    "TorchModel",
-    "TorchOptimizer",
-    "as_torch_callback",
-    "as_torch_callbacks",
-    "as_torch_loss",
-    "as_torch_optimizer",
-    "encode_prediction",
-    "model_descriptor_to_learner",
-    "paramset_torchlearner",
-    "resolve_device",
-    "t_clbk",
-    "t_clbks",
-    "t_loss",
-    "t_losses",
-    "t_opt",
-    "t_opts",
-    "target_tensor",
-    "torch_callback",
-]
+__all__ = sorted(NAMES)
+__getattr__, __dir__ = lazy_exports(__name__, NAMES)

@@ -11,16 +11,22 @@ Checkpoints written every ``freq`` steps use the suffix ``_step<global step>``.
 
 Everything is saved with :func:`torch.save` in a form that
 ``torch.load(..., weights_only=True)`` reads: tensors, numbers, strings, lists and
-dicts. Data frames (the history) are stored as tagged dicts of columns.
+dicts. Data frames (the history) are stored as tagged dicts of columns. Loading
+reads them back the same way, so a file that holds anything else (a tampered pickle)
+is refused without running it. A file that cannot be read (truncated, garbage, an
+entry missing, or not the structure a checkpoint has) is a
+:class:`~torchweave.errors.CorruptCheckpointError` naming the file.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
 import re
 import tempfile
 import warnings
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,7 +35,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from torchweave.errors import InvalidTypeError
+from torchweave.errors import CorruptCheckpointError, InvalidTypeError
 
 __all__ = [
     "CHECKPOINT_PARTS",
@@ -40,6 +46,7 @@ __all__ = [
     "foreign_files",
     "latest_checkpoint",
     "load_checkpoint",
+    "load_part",
     "read_run",
     "restore_rng_states",
     "rng_states",
@@ -163,12 +170,82 @@ def latest_checkpoint(folder: Path) -> int | None:
 
 
 def load_checkpoint(folder: Path, epoch: int) -> dict[str, Any]:
-    """The ``network``, ``optimizer`` and ``state`` of a complete checkpoint."""
-    out = {}
-    for part in CHECKPOINT_PARTS:
-        out[part] = torch.load(folder / f"{part}{epoch}.pt", map_location="cpu", weights_only=True)
+    """The ``network``, ``optimizer`` and ``state`` of a complete checkpoint.
+
+    Raises
+    ------
+    CorruptCheckpointError
+        If one of the three files cannot be read, holds objects a checkpoint never
+        holds, or lacks what a checkpoint has; the message names the file.
+    """
+    out = {part: load_part(folder / f"{part}{epoch}.pt") for part in CHECKPOINT_PARTS}
+    state_file = folder / f"state{epoch}.pt"
+    for key in ("epoch", "global_step"):
+        value = out["state"].get(key)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise CorruptCheckpointError(
+                f"The checkpoint file '{state_file}' is corrupt: its '{key}' entry should be "
+                f"an integer, but it is {type(value).__name__}. Delete the checkpoint (all "
+                "three files of its epoch) to resume from the one before it."
+            )
     out["state"] = decode_state(out["state"])
     return out
+
+
+#: What torch.load raises for a file that is not a readable checkpoint (a truncated
+#: or garbage zip archive, an archive with an entry missing, a broken pickle stream);
+#: its zip reader also raises OSError (EINVAL) for some truncated files.
+_READ_ERRORS = (
+    RuntimeError,
+    EOFError,
+    ValueError,
+    IndexError,
+    KeyError,
+    TypeError,
+    AttributeError,
+    UnicodeDecodeError,
+    zipfile.BadZipFile,
+)
+
+
+def load_part(path: Path) -> dict[str, Any]:
+    """Load one checkpoint file with ``weights_only=True``; it must hold a dict.
+
+    Only tensors, numbers, strings, lists and dicts are read back, so a tampered file
+    is refused without running what it references.
+
+    Raises
+    ------
+    CorruptCheckpointError
+        If the file is truncated, garbage, misses an entry, holds other objects, or
+        does not hold a dict. The message names the file (and never suggests loading it
+        with ``weights_only`` off).
+    """
+    advice = (
+        "Delete the checkpoint (all three files of its epoch) to resume from the one "
+        "before it, or train from scratch."
+    )
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise CorruptCheckpointError(
+            f"The checkpoint file '{path}' is corrupt or was tampered with: it holds objects "
+            "other than tensors, numbers, strings, lists and dicts, which torchweave never "
+            f"writes, so it was refused without loading them. {advice}"
+        ) from None
+    except (FileNotFoundError, PermissionError, IsADirectoryError):
+        raise  # the file system's own errors say what is wrong
+    except (*_READ_ERRORS, OSError) as exc:
+        raise CorruptCheckpointError(
+            f"The checkpoint file '{path}' is corrupt (truncated, overwritten or incomplete): "
+            f"torch could not read it ({type(exc).__name__}). {advice}"
+        ) from None
+    if not isinstance(obj, dict):
+        raise CorruptCheckpointError(
+            f"The checkpoint file '{path}' is corrupt: it should hold a dict, but it holds "
+            f"a {type(obj).__name__}. {advice}"
+        )
+    return obj
 
 
 def write_run(folder: Path, task_id: str, valid_row_ids: list[int] | None) -> None:

@@ -1,4 +1,7 @@
-"""Descriptors of what training builds: TorchLoss, TorchOptimizer and TorchCallback.
+"""Descriptors of what training builds: TorchLoss and TorchOptimizer (and their base).
+
+The callback descriptor, ``TorchCallback``, lives with the callback machinery in
+:mod:`torchweave.callbacks.descriptor`.
 
 A descriptor holds a torch class (or a factory), a ParamSet mirroring its constructor,
 an id and a label. ``generate()`` builds the object with the values set, when
@@ -9,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import numbers
 import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar, Self
@@ -21,10 +23,9 @@ from torchweave.data.task import Task, TaskClassif
 from torchweave.errors import InvalidParameterError, InvalidTypeError, TaskError
 from torchweave.params.param import p_uty
 from torchweave.params.param_set import ParamSet
-from torchweave.training.callback_set import CallbackSet
 from torchweave.utils.text import format_value, quote_list
 
-__all__ = ["TorchCallback", "TorchDescriptor", "TorchLoss", "TorchOptimizer"]
+__all__ = ["TorchDescriptor", "TorchLoss", "TorchOptimizer"]
 
 _UPPER_AFTER_LOWER = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _UPPER_BEFORE_WORD = re.compile(r"(?<=[A-Z])(?=[A-Z][a-z])")
@@ -417,98 +418,3 @@ def _param_groups_problem(groups: Any) -> str | None:
         and all(isinstance(g, dict) and "params" in g for g in groups)
     )
     return None if ok else "a non-empty list of dicts, each with the key 'params'"
-
-
-# --- callbacks ---------------------------------------------------------------------------
-class TorchCallback(TorchDescriptor):
-    """A callback to build when training starts.
-
-    Parameters
-    ----------
-    callback_class : type
-        A :class:`~torchweave.training.callback_set.CallbackSet` subclass.
-    id : str, optional
-        Identifier (default: the class name without ``CallbackSet``, in snake case).
-        Its parameters appear in a learner as ``cb.<id>.<name>``.
-    param_set : ParamSet, optional
-        Default: inferred from the class's ``__init__``. ``ctx`` and ``weight`` are
-        reserved names.
-    label : str, optional
-        Human-readable name (default: the id).
-    weight : float, optional
-        Overrides the class's ``weight`` (order among callbacks; higher runs later).
-
-    Examples
-    --------
-    >>> from torchweave.training.callback_set import CallbackSet
-    >>> from torchweave.training.descriptors import TorchCallback
-    >>> class CallbackSetCounter(CallbackSet):
-    ...     def __init__(self, start=0):
-    ...         super().__init__()
-    ...         self.n = start
-    >>> cb = TorchCallback(CallbackSetCounter, weight=5)
-    >>> cb.id, cb.param_set.ids()
-    ('counter', ['start'])
-    >>> obj = cb.generate()
-    >>> obj.n, obj.weight
-    (0, 5)
-    """
-
-    kind = "callback"
-
-    def __init__(
-        self,
-        callback_class: type[CallbackSet],
-        id: str | None = None,
-        param_set: ParamSet | None = None,
-        label: str | None = None,
-        weight: float | None = None,
-    ) -> None:
-        if not (isinstance(callback_class, type) and issubclass(callback_class, CallbackSet)):
-            raise InvalidTypeError(
-                "A TorchCallback needs a subclass of CallbackSet. Got "
-                f"{format_value(callback_class, 60)} instead."
-            )
-        super().__init__(callback_class, id=id, param_set=param_set, label=label)
-        reserved = [name for name in ("ctx", "weight") if name in self.param_set]
-        if reserved:
-            raise InvalidParameterError(
-                f"The parameter name(s) {quote_list(reserved)} of callback '{self.id}' are "
-                "reserved (ctx is the training context, weight the order among callbacks); "
-                "rename the argument(s) of the callback's __init__."
-            )
-        self.weight = weight
-
-    @classmethod
-    def _default_id(cls, x: Callable[..., Any]) -> str:
-        name = _name_of(x)
-        if name.startswith("CallbackSet") and len(name) > len("CallbackSet"):
-            name = name[len("CallbackSet") :]
-        return snake_case(name)
-
-    @property
-    def weight(self) -> float | None:
-        """Order among callbacks given to the instances (None: the class's own)."""
-        return self._weight
-
-    @weight.setter
-    def weight(self, value: float | None) -> None:
-        if value is not None and (
-            not isinstance(value, numbers.Real) or isinstance(value, bool) or value != value
-        ):
-            raise InvalidParameterError(
-                f"The weight of callback '{self.id}' must be a number or None. "
-                f"Got {format_value(value)} instead."
-            )
-        self._weight = value
-
-    def generate(self, **extra: Any) -> CallbackSet:
-        """A new callback instance with the parameter values (and the weight, if set)."""
-        obj: CallbackSet = self.cls(**self._values(), **extra)
-        if self._weight is not None:
-            obj.weight = self._weight
-        return obj
-
-    def _repr_lines(self) -> list[str]:
-        weight = self._weight if self._weight is not None else getattr(self.cls, "weight", 0)
-        return [*super()._repr_lines(), f"* Weight: {weight}"]

@@ -25,20 +25,20 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from torchweave.callbacks.callback_set import STAGES, CallbackSet, ContextTorch
+from torchweave.callbacks.early_stopping import CallbackSetEarlyStopping
 from torchweave.data.prediction import PredictionClassif, PredictionRegr
 from torchweave.data.task import Task, TaskClassif
 from torchweave.errors import InvalidParameterError, NonFiniteLossError, TaskError
 from torchweave.learners.learner import ALL_FEATURE_TYPES, Learner
 from torchweave.network.ingress_token import TorchIngressToken
 from torchweave.params.param_set import ParamSet, ParamSetCollection
-from torchweave.training.callback_set import STAGES, CallbackSet, ContextTorch
 from torchweave.training.dataset import (
     SliceLoader,
     TaskDataset,
     TensorDataset,
     identity_collate,
 )
-from torchweave.training.early_stopping import CallbackSetEarlyStopping
 from torchweave.training.paramset import paramset_torchlearner
 from torchweave.training.resume import resume_folder, resume_training
 from torchweave.utils.text import quote_list

@@ -15,9 +15,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import torchweave
+from torchweave._version import __version__
+from torchweave.callbacks.callback_set import CallbackSet, ContextTorch
 from torchweave.errors import InvalidParameterError, TaskError
-from torchweave.training.callback_set import CallbackSet, ContextTorch
 from torchweave.training.checkpoint_io import (
     foreign_files,
     latest_checkpoint,
@@ -74,10 +74,10 @@ def resume_training(ctx: ContextTorch, callbacks: dict[str, CallbackSet], folder
     _check_task(ctx, folder)
     saved = load_checkpoint(folder, epoch)
     state = saved["state"]
-    if state.get("torchweave_version") != torchweave.__version__:
+    if state.get("torchweave_version") != __version__:
         warnings.warn(
             f"The checkpoint in '{folder}' was written by torchweave "
-            f"{state.get('torchweave_version')}; this is {torchweave.__version__}.",
+            f"{state.get('torchweave_version')}; this is {__version__}.",
             UserWarning,
             stacklevel=2,
         )

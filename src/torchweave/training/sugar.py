@@ -11,20 +11,12 @@ from typing import Any
 
 from torch import nn, optim
 
-# Importing these modules registers the built-in losses, optimizers and callbacks.
-import torchweave.callbacks.history
-import torchweave.training.losses
-import torchweave.training.optimizers  # noqa: F401
 from torchweave import registry
+from torchweave.callbacks.callback_set import CallbackSet
+from torchweave.callbacks.descriptor import TorchCallback
 from torchweave.errors import InvalidParameterError, InvalidTypeError
 from torchweave.params.param_set import ParamSet
-from torchweave.training.callback_set import CallbackSet
-from torchweave.training.descriptors import (
-    ModuleCopier,
-    TorchCallback,
-    TorchLoss,
-    TorchOptimizer,
-)
+from torchweave.training.descriptors import ModuleCopier, TorchLoss, TorchOptimizer
 from torchweave.utils.text import format_value, quote_list
 
 __all__ = [

@@ -5,13 +5,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from torchweave.callbacks.descriptor import TorchCallback
 from torchweave.data.task import Task
 from torchweave.errors import InvalidParameterError
 from torchweave.network.model_descriptor import ModelDescriptor
 from torchweave.params.param_set import ParamSetCollection
 from torchweave.pipelines.pipeop import Channel, PipeOp
 from torchweave.registry import pipeops
-from torchweave.training.descriptors import TorchCallback
 from torchweave.training.sugar import as_torch_callbacks
 from torchweave.utils.text import quote_list
 

@@ -1,5 +1,10 @@
 """CallbackSet and ContextTorch: how callbacks see and steer the training loop.
 
+The callback machinery lives in :mod:`torchweave.callbacks`: this module (the base
+class, the context and the stages), :mod:`~torchweave.callbacks.descriptor` (the
+``TorchCallback`` descriptor and ``torch_callback``),
+:mod:`~torchweave.callbacks.early_stopping` and the built-in callbacks.
+
 A callback is a :class:`CallbackSet` with any of the twelve ``on_<stage>`` methods.
 The loop calls, at each stage, only the callbacks that implement it, in the order of
 their ``weight`` (higher runs later; ties keep the given order). Callbacks read and
@@ -9,14 +14,13 @@ steer training through ``self.ctx`` (a :class:`ContextTorch`): setting
 
 from __future__ import annotations
 
-import copyreg
 import difflib
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
-__all__ = ["STAGES", "CallbackSet", "ContextTorch", "torch_callback"]
+__all__ = ["STAGES", "CallbackSet", "ContextTorch"]
 
 #: The callback stages, in the order the loop reaches them.
 STAGES: tuple[str, ...] = (
@@ -179,7 +183,7 @@ class CallbackSet:
         return f"<{type(self).__name__}>\n* Stages: {', '.join(self.stages) or '-'}"
 
 
-def _closest_stage(name: str) -> str:
+def closest_stage(name: str) -> str:
     """``" Did you mean 'on_epoch_end'?"`` for the closest stage, or ``""``."""
     match = difflib.get_close_matches(name, STAGES, n=1, cutoff=0.6)
     return f" Did you mean '{match[0]}'?" if match else ""
@@ -189,124 +193,10 @@ def _warn_unknown_stages(cls: type) -> None:
     """Warn about methods named ``on_*`` that are no stage (a typo such as ``on_epoch_edn``)."""
     for name, value in vars(cls).items():
         if name.startswith("on_") and name not in STAGES and callable(value):
-            hint = _closest_stage(name) or f" Stages are {', '.join(STAGES)}."
+            hint = closest_stage(name) or f" Stages are {', '.join(STAGES)}."
             warnings.warn(
                 f"Callback class <{cls.__name__}> has a method '{name}', which is not a "
                 f"callback stage, so the training loop never calls it.{hint}",
                 UserWarning,
                 stacklevel=3,
             )
-
-
-def torch_callback(
-    id: str,
-    label: str | None = None,
-    weight: float = 0.0,
-    state_dict: Callable[[Any], Any] | None = None,
-    load_state_dict: Callable[[Any, Any], None] | None = None,
-    initialize: Callable[..., None] | None = None,
-    **stages: Callable[[Any], None],
-) -> Any:
-    """Define a callback from functions and wrap it as a :class:`TorchCallback`.
-
-    Parameters
-    ----------
-    id : str
-        The callback id (its parameters appear as ``cb.<id>.<name>``).
-    label : str, optional
-        Human-readable name.
-    weight : float, default 0
-        Order among callbacks (higher runs later).
-    state_dict, load_state_dict : callable, optional
-        ``state_dict(self)`` and ``load_state_dict(self, state)``; both or neither.
-    initialize : callable, optional
-        ``initialize(self, **params)``: its keyword arguments become parameters.
-    **stages : callable
-        Stage functions taking ``self``: ``on_begin=...``, ``on_epoch_end=...``, ...
-
-    Returns
-    -------
-    TorchCallback
-        A descriptor, usable wherever callbacks are accepted.
-
-    Examples
-    --------
-    >>> import torchweave as tw
-    >>> def count(self):
-    ...     self.n = getattr(self, "n", 0) + 1
-    >>> cb = tw.torch_callback("counter", on_batch_end=count)
-    >>> cb.id
-    'counter'
-    """
-    from torchweave.errors import InvalidParameterError
-    from torchweave.training.descriptors import TorchCallback
-
-    unknown = [name for name in stages if name not in STAGES]
-    if unknown:
-        raise InvalidParameterError(
-            f"torch_callback: {unknown} are not callback stages; stages are {list(STAGES)}."
-            + _closest_stage(unknown[0])
-        )
-    if (state_dict is None) != (load_state_dict is None):
-        raise InvalidParameterError(
-            "torch_callback: give both state_dict and load_state_dict, or neither."
-        )
-    spec = {
-        "id": id,
-        "weight": weight,
-        "state_dict": state_dict,
-        "load_state_dict": load_state_dict,
-        "initialize": initialize,
-        "stages": dict(stages),
-    }
-    cls = _function_callback_class(spec)
-    return TorchCallback(cls, id=id, label=label or id.replace("_", " ").capitalize())
-
-
-class _FunctionCallbackMeta(type):
-    """Metaclass of the classes :func:`torch_callback` builds.
-
-    Such a class exists only in the process that built it, so pickle cannot find it by
-    name; a ``copyreg`` reducer for this metaclass pickles the functions it was built
-    from instead and builds the class again on loading. The functions themselves must
-    pickle (module-level functions do; lambdas need cloudpickle, as joblib uses).
-    """
-
-
-def _function_callback_class(spec: dict[str, Any]) -> type[CallbackSet]:
-    """The CallbackSet subclass of a :func:`torch_callback` spec."""
-    namespace: dict[str, Any] = dict(spec["stages"])
-    namespace["weight"] = spec["weight"]
-    namespace["_torch_callback_spec"] = spec
-    if spec["state_dict"] is not None:
-        namespace["state_dict"] = spec["state_dict"]
-        namespace["load_state_dict"] = spec["load_state_dict"]
-    initialize = spec["initialize"]
-    if initialize is not None:
-
-        def init(self: Any, **kwargs: Any) -> None:
-            CallbackSet.__init__(self)
-            initialize(self, **kwargs)
-
-        init.__signature__ = _signature_without_self(initialize)  # type: ignore[attr-defined]
-        namespace["__init__"] = init
-    classname = "CallbackSet" + "".join(part.capitalize() for part in spec["id"].split("_"))
-    cls = _FunctionCallbackMeta(classname, (CallbackSet,), namespace)
-    return cast(type[CallbackSet], cls)
-
-
-def _reduce_function_callback_class(cls: Any) -> tuple[Any, tuple[Any, ...]]:
-    return _function_callback_class, (cls._torch_callback_spec,)
-
-
-copyreg.pickle(_FunctionCallbackMeta, _reduce_function_callback_class)
-
-
-def _signature_without_self(fn: Callable[..., Any]) -> Any:
-    import inspect
-
-    sig = inspect.signature(fn)
-    params = list(sig.parameters.values())[1:]
-    return sig.replace(
-        parameters=[inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY), *params]
-    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar
 
-from torchweave.training.callback_set import CallbackSet
+from torchweave.callbacks.callback_set import CallbackSet
 
 __all__ = ["CallbackSetEarlyStopping"]
 

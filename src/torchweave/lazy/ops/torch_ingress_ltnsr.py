@@ -1,8 +1,8 @@
 """``po("torch_ingress_ltnsr")``: a lazy tensor column as a network input.
 
 The lazy column is materialized once per batch (its dataset read and its
-preprocessing run on the whole batch). The lazy package is imported only when a lazy
-column is met, so importing the network layer does not load it.
+preprocessing run on the whole batch). It lives with the lazy tensors; the network
+layer knows nothing of them.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import torch
 
 from torchweave.data.task import Task
 from torchweave.errors import ShapeError, TaskError
+from torchweave.lazy.lazy_tensor import LazyTensorArray, lazy_shape
+from torchweave.lazy.materialize import materialize, materialize_array
 from torchweave.network.ingress_token import TorchIngressToken
 from torchweave.network.ops.torch_ingress import PipeOpTorchIngress
 from torchweave.network.shapes import as_shape, shape_to_str, shapes_agree
@@ -38,9 +40,6 @@ def batchgetter_lazy_tensor(
         Shared by the lazy columns of one batch, so that columns over the same dataset
         read it once.
     """
-    from torchweave.lazy.lazy_tensor import LazyTensorArray
-    from torchweave.lazy.materialize import materialize_array
-
     column = data.iloc[:, 0]
     array = column.array
     assert isinstance(array, LazyTensorArray)
@@ -110,9 +109,6 @@ def ingress_ltnsr(
             f"PipeOp '{op_id}': the column '{feature_name}' of task '{task.id}' {what}; a "
             "'lazy_tensor' feature is needed."
         )
-    from torchweave.lazy.lazy_tensor import lazy_shape
-    from torchweave.lazy.materialize import materialize
-
     column = task.data(cols=feature_name)[feature_name]
     known = lazy_shape(column)
     if shape is None:
