@@ -222,7 +222,7 @@ def test_union_refuses_differing_incoming_edges():
         md.graph.add_edge(name, "shared")
         mds.append(md)
     with pytest.raises(
-        GraphError, match=r"PipeOp\(s\) 'shared' have differing incoming edges in md1 and md2"
+        GraphError, match=r"PipeOp\(s\) 'shared' have differing incoming edges in the two graphs"
     ):
         model_descriptor_union(*mds)
 

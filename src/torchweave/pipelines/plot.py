@@ -17,17 +17,19 @@ import shutil
 import subprocess
 import textwrap
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from torchweave.errors import InvalidParameterError, MissingDependencyError, PlotError
+from torchweave.pipelines.pipeop import PipeOp
 
 if TYPE_CHECKING:
-    from torchweave.pipelines.graph import Graph
+    import pandas as pd
 
 __all__ = [
+    "DrawableGraph",
     "MissingDependencyError",
     "PlotError",
     "graph_to_dot",
@@ -40,6 +42,38 @@ _INPUT = "<INPUT>"
 _OUTPUT = "<OUTPUT>"
 _FORMATS = (".png", ".svg")
 _DOT_TIMEOUT_S = 60
+
+
+class DrawableGraph(Protocol):
+    """What drawing needs of a graph (a :class:`~torchweave.pipelines.graph.Graph` has it).
+
+    The drawing functions read the graph's structure tables only, so this module does
+    not depend on the graph module (which offers them as methods).
+    """
+
+    @property
+    def pipeops(self) -> Mapping[str, PipeOp]:
+        """The operators by id."""
+        ...
+
+    @property
+    def edges(self) -> pd.DataFrame:
+        """The edges (``src_id``, ``src_channel``, ``dst_id``, ``dst_channel``)."""
+        ...
+
+    @property
+    def input(self) -> pd.DataFrame:
+        """The unconnected input channels (``op_id``, ``channel``, ...)."""
+        ...
+
+    @property
+    def output(self) -> pd.DataFrame:
+        """The unconnected output channels (``op_id``, ``channel``, ...)."""
+        ...
+
+    def ids(self, sorted: bool = True) -> list[str]:
+        """The operator ids, in topological order."""
+        ...
 
 
 # --- the drawing model: nodes and labelled edges, shared by every output format ------------
@@ -64,7 +98,7 @@ def _free_key(base: str, taken: set[str]) -> str:
     return key
 
 
-def _model(graph: Graph) -> tuple[list[_Node], list[_DrawEdge]]:
+def _model(graph: DrawableGraph) -> tuple[list[_Node], list[_DrawEdge]]:
     """The nodes (topological order, pseudo-nodes first and last) and labelled edges."""
     ids = graph.ids()
     order = {op_id: i for i, op_id in enumerate(ids)}
@@ -126,7 +160,7 @@ def _dot_quote(text: str) -> str:
     return '"' + escaped.replace("\n", "\\n").replace("\r", "\\r") + '"'
 
 
-def graph_to_dot(graph: Graph) -> str:
+def graph_to_dot(graph: DrawableGraph) -> str:
     r"""The graph in Graphviz's dot language.
 
     One box per operator (labelled with its id and class), the pseudo-nodes
@@ -201,7 +235,7 @@ def _mermaid_ids(nodes: Iterable[_Node]) -> dict[str, str]:
     return ids
 
 
-def graph_to_mermaid(graph: Graph) -> str:
+def graph_to_mermaid(graph: DrawableGraph) -> str:
     """The graph as a Mermaid ``flowchart TD`` (for Markdown, GitHub and docs).
 
     Node ids are the operator ids reduced to letters, digits and ``_`` (prefixed
@@ -254,7 +288,7 @@ def _format_of(path: str | os.PathLike[str]) -> str:
     return suffix[1:]
 
 
-def _render_dot(graph: Graph, dot: str, fmt: str) -> bytes:
+def _render_dot(graph: DrawableGraph, dot: str, fmt: str) -> bytes:
     try:
         result = subprocess.run(
             [dot, f"-T{fmt}"],
@@ -364,7 +398,7 @@ def _label_lines(node: _Node) -> list[str]:
     return [*lines, f"({node.cls})"]
 
 
-def _figure(graph: Graph) -> Any:
+def _figure(graph: DrawableGraph) -> Any:
     figure_mod, nx = _import_plotting()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
@@ -435,7 +469,7 @@ def _figure(graph: Graph) -> Any:
     return fig
 
 
-def _render_matplotlib(graph: Graph, fmt: str) -> bytes:
+def _render_matplotlib(graph: DrawableGraph, fmt: str) -> bytes:
     buffer = io.BytesIO()
     metadata = {"Date": None} if fmt == "svg" else None
     with warnings.catch_warnings():
@@ -446,14 +480,14 @@ def _render_matplotlib(graph: Graph, fmt: str) -> bytes:
     return bytes(buffer.getvalue())
 
 
-def _render(graph: Graph, fmt: str) -> bytes:
+def _render(graph: DrawableGraph, fmt: str) -> bytes:
     dot = shutil.which("dot")
     if dot is not None:
         return _render_dot(graph, dot, fmt)
     return _render_matplotlib(graph, fmt)
 
 
-def plot_graph(graph: Graph, path: str | os.PathLike[str] | None = None) -> Any:
+def plot_graph(graph: DrawableGraph, path: str | os.PathLike[str] | None = None) -> Any:
     """Draw a graph to a PNG or SVG file, or for inline display.
 
     Renders with graphviz's ``dot`` program when it is on the ``PATH``, otherwise
@@ -495,7 +529,7 @@ def plot_graph(graph: Graph, path: str | os.PathLike[str] | None = None) -> Any:
     return path
 
 
-def graph_to_svg(graph: Graph) -> str | None:
+def graph_to_svg(graph: DrawableGraph) -> str | None:
     """The graph as SVG text, or None when no renderer is available (Jupyter's hook).
 
     Parameters
