@@ -219,6 +219,15 @@ class PipeOpTorch(PipeOp):
             task = PipeOpFeatureUnion(id=f"{self.id}_union").train(list(inputs))[0]
         return [task] * len(self.output)
 
+    def state_summary(self) -> str | None:
+        """The output shape(s) once trained (``"output: (None, 32)"``), else None."""
+        if not self.is_trained or "shapes_out" not in self.state:
+            return None
+        shapes = self.state["shapes_out"]
+        if len(shapes) == 1:
+            return f"output: {shape_to_str(shapes[0])}"
+        return f"outputs: {shape_to_str(shapes)}"
+
     def __repr__(self) -> str:
         text = super().__repr__()
         if self.is_trained and "shapes_out" in self.state:

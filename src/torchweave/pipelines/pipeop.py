@@ -200,6 +200,13 @@ class PipeOp(abc.ABC):
         """Whether the operator has a vararg input channel (``"..."``)."""
         return any(ch.name == VARARG for ch in self.input)
 
+    def state_summary(self) -> str | None:
+        """One short line about the trained state, shown under the operator in drawings.
+
+        None (the default) shows nothing; torch layer operators give their output shapes.
+        """
+        return None
+
     @property
     def label(self) -> str:
         """First line of the class docstring."""

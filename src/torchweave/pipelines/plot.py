@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import subprocess
-import textwrap
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -82,6 +81,7 @@ class _Node:
     key: str  # unique among the nodes of one drawing
     text: str  # the operator id, or "<INPUT>" / "<OUTPUT>"
     cls: str | None  # the operator's class name; None for the pseudo-nodes
+    note: str | None = None  # the operator's state summary (a layer's output shape)
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,9 @@ def _model(graph: DrawableGraph) -> tuple[list[_Node], list[_DrawEdge]]:
         _DrawEdge(op_id, out_key, channel if n_out(op_id) > 1 else None)
         for op_id, channel in zip(outputs["op_id"], outputs["channel"], strict=True)
     )
-    nodes = [_Node(op_id, op_id, type(ops[op_id]).__name__) for op_id in ids]
+    nodes = [
+        _Node(op_id, op_id, type(ops[op_id]).__name__, ops[op_id].state_summary()) for op_id in ids
+    ]
     if len(inputs):
         nodes.insert(0, _Node(in_key, _INPUT, None))
     if len(outputs):
@@ -205,7 +207,7 @@ def graph_to_dot(graph: DrawableGraph) -> str:
             label = _dot_quote(node.text)
             lines.append(f"  {_dot_quote(node.key)} [label={label}, shape=plaintext];")
         else:
-            label = f"{node.text}\n({node.cls})"
+            label = f"{node.text}\n({node.cls})" + (f"\n{node.note}" if node.note else "")
             lines.append(f"  {_dot_quote(node.key)} [label={_dot_quote(label)}];")
     for edge in edges:
         attrs = f" [label={_dot_quote(edge.label)}]" if edge.label else ""
@@ -270,6 +272,8 @@ def graph_to_mermaid(graph: DrawableGraph) -> str:
             lines.append(f'  {ids[node.key]}(["{_mermaid_text(node.text)}"])')
         else:
             label = f"{_mermaid_text(node.text)}<br/>({node.cls})"
+            if node.note:
+                label += f"<br/>{_mermaid_text(node.note)}"
             lines.append(f'  {ids[node.key]}["{label}"]')
     for edge in edges:
         arrow = f'-->|"{_mermaid_text(edge.label)}"|' if edge.label else "-->"
@@ -388,14 +392,30 @@ def _layout(nodes: list[_Node], edges: list[_DrawEdge], nx: Any) -> _Layout:
     return _Layout(width, height, centre, chains)
 
 
+def _wrap_id(text: str) -> list[str]:
+    """An operator id in lines of at most ``_WRAP`` characters where it can be.
+
+    Lines break after ``.``, ``_``, ``-``, ``/`` or a space only, never inside a word:
+    a part longer than a line gets a line of its own, and the font shrinks to fit it.
+    """
+    parts = [p for p in re.split(r"(?<=[._\-/ ])", text) if p]
+    lines: list[str] = []
+    for part in parts:
+        if lines and len(lines[-1]) + len(part.rstrip()) <= _WRAP:
+            lines[-1] += part
+        else:
+            lines.append(part)
+    lines = [line.rstrip(" ") for line in lines] or [text]
+    if len(lines) > _MAX_ID_LINES:
+        lines = [*lines[: _MAX_ID_LINES - 1], lines[_MAX_ID_LINES - 1] + "…"]
+    return lines
+
+
 def _label_lines(node: _Node) -> list[str]:
     if node.cls is None:
         return [node.text]
-    lines = textwrap.wrap(node.text, _WRAP, break_long_words=True, break_on_hyphens=False)
-    lines = lines or [node.text]
-    if len(lines) > _MAX_ID_LINES:
-        lines = [*lines[: _MAX_ID_LINES - 1], lines[_MAX_ID_LINES - 1][: _WRAP - 1] + "…"]
-    return [*lines, f"({node.cls})"]
+    lines = [*_wrap_id(node.text), f"({node.cls})"]
+    return [*lines, node.note] if node.note else lines
 
 
 def _figure(graph: DrawableGraph) -> Any:
