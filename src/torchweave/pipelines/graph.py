@@ -141,9 +141,11 @@ class Graph:
             Whether the graphs may share operators. With False, every id of ``other``
             must be new. With True, an id held by both graphs must name the same
             object, which is kept once, and an edge held by both is kept once (two
-            branches of one network, each grown from the same layers). Every edge
-            ``other`` adds is checked as :meth:`add_edge` checks it, and must not
-            feed an input channel that ``self`` connects already.
+            branches of one network, each grown from the same layers); then every
+            edge ``other`` adds is checked as :meth:`add_edge` checks it (no cycle),
+            and must not feed an input channel that ``self`` connects already.
+            (Edges between disjoint graphs were checked when they were added to
+            ``other`` and cannot clash.)
 
         Returns
         -------
@@ -191,6 +193,12 @@ class Graph:
                     f"PipeOp(s) {quote_list(differing)} have differing incoming edges in the "
                     "two graphs."
                 )
+        if not share:
+            # Disjoint operators: each edge was checked when it was added to ``other``,
+            # and none can clash with an edge of ``self`` or close a cycle through it.
+            self._pipeops.update(new_ops)
+            self._edges.extend(new_edges)
+            return self
         trial = self.clone(deep=False)
         trial._pipeops.update(new_ops)
         for e in new_edges:
