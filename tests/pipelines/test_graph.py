@@ -348,3 +348,13 @@ def as_chain(*ids: str) -> Graph:
     for src, dst in itertools.pairwise(ids):
         graph.add_edge(src, dst)
     return graph
+
+
+def test_rshift_without_a_registered_composer_says_what_is_missing(monkeypatch):
+    import torchweave.pipelines.pipeop as pipeop_module
+
+    monkeypatch.setattr(pipeop_module, "_composers", [])
+    with pytest.raises(tw.GraphError, match="'>>' needs the graph module"):
+        Num("a") >> Num("b")
+    pipeop_module.register_composer(lambda left, right: (left.id, right.id))
+    assert (Num("a") >> Num("b")) == ("a", "b")
