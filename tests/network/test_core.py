@@ -222,7 +222,7 @@ def test_union_refuses_differing_incoming_edges():
         md.graph.add_edge(name, "shared")
         mds.append(md)
     with pytest.raises(
-        GraphError, match=r"PipeOp\(s\) 'shared' have differing incoming edges in md1 and md2"
+        GraphError, match=r"PipeOp\(s\) 'shared' have differing incoming edges in the two graphs"
     ):
         model_descriptor_union(*mds)
 
@@ -579,3 +579,110 @@ def test_layer_ids_that_are_module_attributes_still_build():
     net = model_descriptor_to_module(md)
     x = torch.randn(2, 4)
     torch.testing.assert_close(net(x), torch.relu(x))
+
+
+# --- the caller's RNG (issue 13) ------------------------------------------------------------------
+def _mlp_graph_learner(seed):
+    graph = (
+        tw.po("torch_ingress_num")
+        >> tw.nn("linear", out_features=8)
+        >> tw.nn("relu")
+        >> tw.nn("head")
+        >> tw.po("torch_loss", loss="cross_entropy")
+        >> tw.po("torch_optimizer", optimizer="adam")
+        >> tw.po("torch_model_classif", epochs=1, batch_size=50, seed=seed, device="cpu")
+    )
+    return tw.as_learner(graph)
+
+
+def test_building_layers_leaves_the_global_torch_rng_alone():
+    graph = tw.po("torch_ingress_num") >> tw.nn("linear", out_features=8) >> tw.nn("head")
+    torch.manual_seed(1)
+    md = graph.train(tw.tsk("iris"))["head.output"]
+    after = torch.rand(3)
+    torch.manual_seed(1)
+    assert torch.equal(after, torch.rand(3))
+    # The layers are still initialised randomly (from a fork of the caller's stream).
+    torch.manual_seed(1)
+    again = graph.clone().train(tw.tsk("iris"))["head.output"]
+    weights = md.graph.pipeops["linear"].module.weight
+    assert torch.equal(weights, again.graph.pipeops["linear"].module.weight)
+    assert weights.std() > 0
+
+
+@pytest.mark.parametrize("seed", ["random", 7])
+def test_training_a_graph_learner_leaves_the_global_torch_rng_alone(seed):
+    torch.manual_seed(1)
+    _mlp_graph_learner(seed).train(tw.tsk("iris"))
+    after = torch.rand(3)
+    torch.manual_seed(1)
+    assert torch.equal(after, torch.rand(3))
+
+
+def test_a_seeded_graph_learner_gets_the_same_weights_under_any_global_seed():
+    weights = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)
+        learner = _mlp_graph_learner(7).train(tw.tsk("iris"))
+        network = learner.model["torch_model_classif"].model.network
+        weights.append({k: v.clone() for k, v in network.state_dict().items()})
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+# --- inferred sizes cannot be set (issue 13) ------------------------------------------------------
+@pytest.mark.parametrize(
+    ("key", "values", "name", "source"),
+    [
+        ("linear", {"out_features": 2}, "in_features", "the incoming shape"),
+        ("batch_norm1d", {}, "num_features", "the incoming shape"),
+        ("conv1d", {"out_channels": 2, "kernel_size": 1}, "in_channels", "the incoming shape"),
+        ("layer_norm", {}, "normalized_shape", "the incoming shape"),
+        ("multihead_attention", {"num_heads": 1}, "embed_dim", "the incoming shape"),
+        ("head", {}, "in_features", "the incoming shape"),
+        ("head", {}, "out_features", "the task"),
+    ],
+)
+def test_setting_an_inferred_size_says_it_is_inferred(key, values, name, source):
+    expected = (
+        rf"^'{name}' is not a parameter of PipeOp '{key}': it is inferred from {source} "
+        r"when the graph is trained, so it cannot be set by hand\.$"
+    )
+    with pytest.raises(InvalidParameterError, match=expected):
+        tw.nn(key, **values, **{name: 3})
+    op = tw.nn(key, **values)
+    with pytest.raises(InvalidParameterError, match=expected):
+        op.param_set.set_values(**{name: 3})
+    with pytest.raises(InvalidParameterError, match=expected):
+        op.clone().param_set.values = {name: 3}
+
+
+def test_setting_an_inferred_size_through_a_graph_or_block_says_it_is_inferred():
+    graph = tw.po("torch_ingress_num") >> tw.nn("linear", out_features=3)
+    expected = r"'in_features' is not a parameter of PipeOp 'linear': it is inferred from"
+    with pytest.raises(InvalidParameterError, match=expected):
+        graph.param_set.set_values(**{"linear.in_features": 3})
+    learner = _mlp_graph_learner(1)
+    with pytest.raises(InvalidParameterError, match=expected):
+        learner.param_set.set_values(**{"linear.in_features": 3})
+    block = tw.nn("block", tw.nn("linear", out_features=3), n_blocks=2)
+    with pytest.raises(InvalidParameterError, match=expected):
+        block.param_set.set_values(**{"linear.in_features": 3})
+    # A misspelling still gets a spelling hint.
+    with pytest.raises(InvalidParameterError, match=r"Did you mean 'out_features'\?"):
+        tw.nn("linear", out_feature=3)
+
+
+def test_layers_built_in_one_graph_start_from_different_random_numbers():
+    graph = (
+        tw.po("torch_ingress_num")
+        >> tw.nn("linear", out_features=4)
+        >> tw.nn("linear_2", out_features=4)
+        >> tw.nn("linear_3", out_features=4)
+    )
+    torch.manual_seed(3)
+    md = graph.train(tw.tsk("iris"))["linear_3.output"]
+    second = md.graph.pipeops["linear_2"].module.weight
+    third = md.graph.pipeops["linear_3"].module.weight
+    assert second.shape == third.shape
+    assert not torch.equal(second, third)

@@ -1,5 +1,6 @@
 """Graph: building with >>, lists as unions, type checks, running, flat params."""
 
+import itertools
 import pickle
 from typing import Any
 
@@ -202,3 +203,158 @@ def test_graph_on_tasks_preprocesses_without_touching_input():
     out = (tw.po("scale") >> tw.po("nop")).train(task)["nop.output"]
     assert abs(out.data(cols="petal_length")["petal_length"].mean()) < 1e-12
     pd.testing.assert_frame_equal(task.data(), before)
+
+
+# --- the public structure API (issue 12) -------------------------------------------------
+def test_pipeops_is_a_read_only_view():
+    graph = Num("a") >> Num("b")
+    assert list(graph.pipeops) == ["a", "b"]
+    with pytest.raises(TypeError):
+        graph.pipeops["c"] = Num("c")
+    with pytest.raises(TypeError):
+        del graph.pipeops["a"]
+    graph.add_pipeop(Num("c"))
+    assert list(graph.pipeops) == ["a", "b", "c"]
+
+
+def test_edge_records_and_in_edges():
+    graph = [Num("a"), Num("b")] >> Sum("s")
+    records = graph.edge_records()
+    assert isinstance(records, tuple)
+    assert records == (
+        tw.Edge("a", "output", "s", VARARG),
+        tw.Edge("b", "output", "s", VARARG),
+    )
+    assert graph.in_edges("s") == records
+    assert graph.in_edges("s", VARARG) == records
+    assert graph.in_edges("s", "input") == ()
+    assert graph.in_edges("a") == ()
+    with pytest.raises(tw.GraphError, match="The graph has no PipeOp 'q'"):
+        graph.in_edges("q")
+    # The tables are copies: editing them changes nothing.
+    frame = graph.edges
+    frame.loc[0, "dst_id"] = "a"
+    assert graph.edge_records() == records
+
+
+def test_input_and_output_ports():
+    graph = Num("a") >> [Num("b"), Num("c")]
+    ins, outs = graph.input_ports(), graph.output_ports()
+    assert [(p.op_id, p.channel.name, p.name) for p in ins] == [("a", "input", "a.input")]
+    assert [p.name for p in outs] == ["b.output", "c.output"]
+    assert outs[0].channel == Channel("output", int, int)
+    assert list(graph.input["name"]) == [p.name for p in ins]
+    assert list(graph.output["name"]) == [p.name for p in outs]
+
+
+def test_add_graph_adds_operators_and_edges_as_copies():
+    graph = as_chain("a", "b")
+    other = as_chain("c", "d")
+    assert graph.add_graph(other) is graph
+    assert graph.ids(sorted=False) == ["a", "b", "c", "d"]
+    assert graph.edge_records()[-1] == tw.Edge("c", "output", "d", "input")
+    assert graph.pipeops["c"] is not other.pipeops["c"]
+    graph.add_edge("b", "c")
+    assert graph.ids() == ["a", "b", "c", "d"]
+    assert graph.train(1) == {"d.output": 16}
+    assert other.pipeops["c"].state is None
+
+
+def test_add_graph_without_clone_shares_the_operators():
+    graph, other = Graph(), as_chain("c", "d")
+    graph.add_graph(other, clone=False)
+    assert graph.pipeops["c"] is other.pipeops["c"]
+    assert graph.add_pipeop(Num("e"), clone=False).ids(sorted=False) == ["c", "d", "e"]
+
+
+def test_add_graph_refuses_taken_ids_and_bad_arguments():
+    graph = as_chain("a", "b")
+    with pytest.raises(tw.GraphError, match="already has a PipeOp with id 'b'"):
+        graph.add_graph(as_chain("b", "c"))
+    assert graph.ids() == ["a", "b"]
+    with pytest.raises(tw.InvalidTypeError, match="add_graph takes a Graph. Got Num instead"):
+        graph.add_graph(Num("z"))
+    with pytest.raises(tw.GraphError, match="cannot be added to itself"):
+        graph.add_graph(graph)
+
+
+def test_add_graph_with_share_keeps_shared_operators_and_edges_once():
+    a, b, c = Num("a"), Num("b"), Num("c")
+    left = Graph().add_pipeop(a, clone=False).add_pipeop(b, clone=False).add_edge("a", "b")
+    right = Graph().add_pipeop(a, clone=False).add_pipeop(b, clone=False).add_edge("a", "b")
+    right.add_pipeop(c, clone=False).add_edge("b", "c")
+    left.add_graph(right, clone=False, share=True)
+    assert left.ids() == ["a", "b", "c"]
+    assert left.pipeops["c"] is c
+    assert left.edge_records() == (
+        tw.Edge("a", "output", "b", "input"),
+        tw.Edge("b", "output", "c", "input"),
+    )
+
+
+def test_add_graph_with_share_refuses_different_objects_and_differing_edges():
+    a = Num("a")
+    left = Graph().add_pipeop(a, clone=False)
+    with pytest.raises(tw.GraphError, match=r"ID\(s\) 'a' but they are not identical"):
+        left.add_graph(Graph().add_pipeop(Num("a"), clone=False), clone=False, share=True)
+    b = Num("b")
+    left.add_pipeop(b, clone=False).add_edge("a", "b")
+    right = Graph().add_pipeop(b, clone=False).add_pipeop(Num("x"), clone=False)
+    right.add_edge("x", "b")
+    with pytest.raises(tw.GraphError, match=r"'b' have differing incoming edges"):
+        left.add_graph(right, clone=False, share=True)
+    assert left.ids() == ["a", "b"]
+
+
+def test_add_graph_checks_every_edge_and_leaves_the_graph_unchanged_on_failure():
+    a, b = Num("a"), Num("b")
+    left = Graph().add_pipeop(a, clone=False).add_pipeop(b, clone=False).add_edge("a", "b")
+    # The same operators, connected the other way round: the union would be a cycle.
+    right = Graph().add_pipeop(b, clone=False).add_pipeop(a, clone=False).add_edge("b", "a")
+    with pytest.raises(tw.GraphError, match="would make the graph contain a cycle"):
+        left.add_graph(right, clone=False, share=True)
+    assert left.ids() == ["a", "b"]
+    assert left.edge_records() == (tw.Edge("a", "output", "b", "input"),)
+
+
+def test_add_pipeop_with_a_graph_adds_the_graph():
+    graph = Graph().add_pipeop(as_chain("a", "b"))
+    assert graph.ids() == ["a", "b"]
+    assert len(graph.edge_records()) == 1
+
+
+def test_pipeop_rshift_builds_a_graph_without_importing_graph_in_pipeop():
+    import ast
+    import inspect
+
+    import torchweave.pipelines.pipeop as pipeop_module
+    import torchweave.pipelines.plot as plot_module
+
+    assert isinstance(Num("a") >> Num("b"), Graph)
+    assert (tw.po("nop", id="n") >> Sum("s")).ids() == ["n", "s"]
+    for module in (pipeop_module, plot_module):
+        imported = {
+            node.module
+            for node in ast.walk(ast.parse(inspect.getsource(module)))
+            if isinstance(node, ast.ImportFrom)
+        }
+        assert "torchweave.pipelines.graph" not in imported
+
+
+def as_chain(*ids: str) -> Graph:
+    graph = Graph()
+    for op_id in ids:
+        graph.add_pipeop(Num(op_id))
+    for src, dst in itertools.pairwise(ids):
+        graph.add_edge(src, dst)
+    return graph
+
+
+def test_rshift_without_a_registered_composer_says_what_is_missing(monkeypatch):
+    import torchweave.pipelines.pipeop as pipeop_module
+
+    monkeypatch.setattr(pipeop_module, "_composers", [])
+    with pytest.raises(tw.GraphError, match="'>>' needs the graph module"):
+        Num("a") >> Num("b")
+    pipeop_module.register_composer(lambda left, right: (left.id, right.id))
+    assert (Num("a") >> Num("b")) == ("a", "b")

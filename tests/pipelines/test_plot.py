@@ -422,3 +422,66 @@ def test_matplotlib_route_never_touches_pyplot(tmp_path):
     )  # fmt: skip
     assert out.stdout.strip() == "False True"
     assert (tmp_path / "g.png").read_bytes().startswith(PNG_MAGIC)
+
+
+# --- labels: whole words, and the trained layers' output shapes (issue 13) ----------------------
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        ("scale", ["scale"]),
+        ("classif.logisticregression", ["classif.", "logisticregression"]),
+        ("torch_model_classif", ["torch_model_classif"]),
+        ("a_very_long_operator_name_here", ["a_very_long_operator_", "name_here"]),
+        ("averyveryverylongwordwithoutbreaks.x", ["averyveryverylongwordwithoutbreaks.", "x"]),
+        ("one two three four five six", ["one two three four five", "six"]),
+    ],
+)
+def test_ids_wrap_between_words_only(text, lines):
+    assert plot_mod._wrap_id(text) == lines
+
+
+@given(st.text(alphabet="ab._- ", min_size=1, max_size=60))
+def test_wrapping_keeps_every_word_whole(text):
+    lines = plot_mod._wrap_id(text)
+    assert 1 <= len(lines) <= plot_mod._MAX_ID_LINES
+    if not lines[-1].endswith("…"):
+        assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+    words = [w for w in re.split(r"[._\- ]", text) if w]
+    pieces = {w for line in lines for w in re.split(r"[._\- …]", line) if w}
+    assert pieces <= set(words)  # no line ends or starts inside a word
+
+
+def _trained_network_graph():
+    graph = tw.po("torch_ingress_num") >> tw.nn("linear", out_features=8) >> tw.nn("head")
+    graph.train(tw.tsk("iris"))
+    return graph
+
+
+def test_trained_torch_operators_show_their_output_shapes():
+    graph = _trained_network_graph()
+    dot = graph.to_dot()
+    assert (
+        '"torch_ingress_num" [label="torch_ingress_num\\n(PipeOpTorchIngressNumeric)\\noutput: (None, 4)"];'
+        in dot
+    )
+    assert '"linear" [label="linear\\n(PipeOpTorchLinear)\\noutput: (None, 8)"];' in dot
+    assert '"head" [label="head\\n(PipeOpTorchHead)\\noutput: (None, 3)"];' in dot
+    assert 'op_linear["linear<br/>(PipeOpTorchLinear)<br/>output: (None, 8)"]' in graph.to_mermaid()
+    nodes, _ = plot_mod._model(graph)
+    assert plot_mod._label_lines(nodes[2]) == ["linear", "(PipeOpTorchLinear)", "output: (None, 8)"]
+
+
+def test_untrained_operators_show_no_state_line():
+    graph = tw.po("torch_ingress_num") >> tw.nn("linear", out_features=8)
+    assert '"linear" [label="linear\\n(PipeOpTorchLinear)"];' in graph.to_dot()
+    assert tw.po("scale").state_summary() is None
+
+
+def test_the_demo_draws_the_trained_torch_graph(no_dot, tmp_path):
+    from torchweave.cli.demo import draw_penguins_network
+
+    path = draw_penguins_network(tmp_path / "sub" / "network.svg")
+    text = path.read_text(encoding="utf-8")
+    for label in ("torch_ingress_num", "output: (None, 32)", "output: (None, 3)", "torch_loss"):
+        assert label in text
+    assert "logisticregression" not in text

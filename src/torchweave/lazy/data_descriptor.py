@@ -269,7 +269,7 @@ class DataDescriptor:
             raise InvalidTypeError(
                 f"'graph' must be a torchweave Graph. Got {type(graph).__name__} instead."
             )
-        inputs = graph._input_ports()
+        inputs = graph.input_ports()
         names = list(self.dataset_shapes) if input_map is None else list(input_map)
         if len(names) != len(inputs):
             raise InvalidParameterError(
@@ -280,7 +280,9 @@ class DataDescriptor:
         feeds = {(p.op_id, p.channel.name): key for p, key in zip(inputs, names, strict=True)}
         sources: dict[str, PreprocNode] = {}
         outputs: dict[tuple[str, str], PreprocNode] = {}
-        incoming = {(e.dst_id, e.dst_channel): (e.src_id, e.src_channel) for e in graph._edges}
+        incoming = {
+            (e.dst_id, e.dst_channel): (e.src_id, e.src_channel) for e in graph.edge_records()
+        }
         for op_id in graph.ids():
             op = graph.pipeops[op_id]
             args = []
@@ -311,7 +313,7 @@ class DataDescriptor:
                     f"operators. PipeOp '{op_id}' is a {type(op).__name__}."
                 )
         if pointer is None:
-            ports = graph._output_ports()
+            ports = graph.output_ports()
             if len(ports) != 1:
                 raise InvalidParameterError(
                     "'pointer' must say which graph output is meant: the graph has the outputs "

@@ -165,25 +165,7 @@ def model_descriptor_union(md1: ModelDescriptor, md2: ModelDescriptor) -> ModelD
     """
     graph = md1.graph
     if md2.graph is not graph:
-        p1, p2 = graph.pipeops, md2.graph.pipeops
-        shared = [k for k in p1.keys() & p2.keys() if p1[k] is not p2[k]]
-        if shared:
-            raise GraphError(
-                f"Both graphs have PipeOps with ID(s) {quote_list(sorted(shared))} but they are "
-                "not identical."
-            )
-        old_edges = set(graph._edges)
-        new_edges = [e for e in md2.graph._edges if e not in old_edges]
-        targets = {(e.dst_id, e.dst_channel) for e in graph._edges}
-        differing = sorted({e.dst_id for e in new_edges if (e.dst_id, e.dst_channel) in targets})
-        if differing:
-            raise GraphError(
-                f"PipeOp(s) {quote_list(differing)} have differing incoming edges in md1 and md2."
-            )
-        for op_id, op in p2.items():
-            if op_id not in p1:
-                graph.pipeops[op_id] = op
-        graph._edges.extend(new_edges)
+        graph.add_graph(md2.graph, clone=False, share=True)
     return ModelDescriptor(
         graph=graph,
         ingress=_merge_named(md1.ingress, md2.ingress, "ingress tokens"),

@@ -144,7 +144,7 @@ class ModuleGraph(nn.Module):
         self.layers = nn.ModuleDict()
         self._functions: dict[str, Callable[..., Any]] = {}
         self._shapes: dict[str, list[Shape] | None] = {}
-        ports = {p.name: (p.op_id, p.channel.name) for p in graph._input_ports()}
+        ports = {p.name: (p.op_id, p.channel.name) for p in graph.input_ports()}
         unknown = [n for n in self.input_names if n not in ports]
         if unknown:
             raise GraphError(
@@ -156,7 +156,7 @@ class ModuleGraph(nn.Module):
         if unfed:
             raise GraphError(f"The module graph inputs {quote_list(unfed)} receive no data.")
         incoming: dict[str, list[Any]] = {op_id: [] for op_id in graph.pipeops}
-        for e in graph._edges:
+        for e in graph.edge_records():
             incoming[e.dst_id].append(e)
         taken: set[str] = set()
         steps = []

@@ -9,6 +9,7 @@ outputs. At predict time it passes the Task through.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 from collections.abc import Mapping, Sequence
 from functools import reduce
@@ -26,6 +27,16 @@ from torchweave.params.param_set import ParamSet
 from torchweave.pipelines.pipeop import VARARG, Channel, PipeOp
 
 __all__ = ["PipeOpTorch"]
+
+
+def _layer_seed(op_id: str) -> int:
+    """A seed for building layer ``op_id``: from torch's RNG state, which it leaves as it is.
+
+    Layers built one after another from an RNG that does not advance would otherwise
+    start from the same random numbers (two layers of one size would start equal).
+    """
+    state = torch.random.get_rng_state().numpy().tobytes()
+    return int.from_bytes(hashlib.blake2b(state + op_id.encode(), digest_size=8).digest())
 
 
 def _channel_names(names: str | Sequence[str], default: str) -> list[str]:
@@ -65,6 +76,9 @@ class PipeOpTorch(PipeOp):
     #: Elementwise layers (activations, dropout, normalisation) keep their input's
     #: shape: they skip tracing once their constructor arguments could be built.
     preserves_shape: ClassVar[bool] = False
+    #: Where an inferred argument comes from, when not from the incoming shape; the
+    #: message that refuses setting it by hand says so.
+    inferred_from: ClassVar[Mapping[str, str]] = {}
 
     def __init__(
         self,
@@ -75,6 +89,17 @@ class PipeOpTorch(PipeOp):
         outname: str | Sequence[str] = "output",
         tags: Sequence[str] = (),
     ) -> None:
+        param_set = param_set if param_set is not None else ParamSet()
+        # Answer an attempt to set an inferred size with where it comes from, not with a
+        # spelling hint ("in_features" is not a misspelt "out_features").
+        param_set.not_parameters = {
+            name: (
+                f"it is inferred from {self.inferred_from.get(name, 'the incoming shape')} "
+                "when the graph is trained, so it cannot be set by hand."
+            )
+            for name in self.inferred
+            if name not in param_set
+        }
         super().__init__(
             id,
             param_set=param_set,
@@ -158,7 +183,12 @@ class PipeOpTorch(PipeOp):
             raise ShapeError(f"PipeOp '{self.id}' received a ModelDescriptor without a pointer.")
         template: ModelDescriptor = reduce(model_descriptor_union, inputs)
         shapes = self.shapes_out(shapes_in, template.task)
-        module = self._make_module(shapes_in, param_vals, template.task)
+        # Initialising the layer draws random numbers: draw them in a fork of torch's RNG,
+        # so that training a graph leaves the caller's random stream as it was (the torch
+        # model operator re-initialises the network under its own seed).
+        with torch.random.fork_rng(devices=[]):
+            torch.random.default_generator.manual_seed(_layer_seed(self.id))
+            module = self._make_module(shapes_in, param_vals, template.task)
         node = PipeOpModule(
             self.id,
             module,
@@ -188,6 +218,15 @@ class PipeOpTorch(PipeOp):
 
             task = PipeOpFeatureUnion(id=f"{self.id}_union").train(list(inputs))[0]
         return [task] * len(self.output)
+
+    def state_summary(self) -> str | None:
+        """The output shape(s) once trained (``"output: (None, 32)"``), else None."""
+        if not self.is_trained or "shapes_out" not in self.state:
+            return None
+        shapes = self.state["shapes_out"]
+        if len(shapes) == 1:
+            return f"output: {shape_to_str(shapes[0])}"
+        return f"outputs: {shape_to_str(shapes)}"
 
     def __repr__(self) -> str:
         text = super().__repr__()

@@ -50,6 +50,10 @@ class ParamSet:
     {'method': 'a', 'epochs': 10}
     """
 
+    #: Names that are deliberately not parameters, with the reason (a layer's inferred
+    #: sizes); setting one is refused with the reason instead of a spelling hint.
+    not_parameters: Mapping[str, str] = {}
+
     def __init__(
         self,
         params: Mapping[str, Param] | None = None,
@@ -212,7 +216,16 @@ class ParamSet:
             raise InvalidParameterError(self._unknown_message(id))
 
     def _unknown_message(self, id: str) -> str:
+        explained = self._explained(id)
+        if explained is not None:
+            return explained
         return f"'{id}' is not a parameter of {self.owner}.{did_you_mean(id, self._params)}"
+
+    def _explained(self, id: str) -> str | None:
+        """The message for a name listed in :attr:`not_parameters`, else None."""
+        if id not in self.not_parameters:
+            return None
+        return f"'{id}' is not a parameter of {self.owner}: {self.not_parameters[id]}"
 
     def _message(self, id: str, problem: str, value: Any) -> str:
         return (
@@ -358,6 +371,15 @@ class ParamSetCollection(ParamSet):
             raise InvalidParameterError(" ".join(problems))
         for key, member in members.items():
             member.values = grouped.get(key, (member, {}))[1]
+
+    def _explained(self, id: str) -> str | None:
+        for prefix, member in self._sets().items():
+            if prefix and not id.startswith(f"{prefix}."):
+                continue
+            explained = member._explained(id[len(prefix) + 1 :] if prefix else id)
+            if explained is not None:
+                return explained
+        return None
 
     def _raise_unknown(self, ids: Collection[str], mapping: Mapping[str, Any]) -> None:
         unknown = [full for full in ids if full not in mapping]

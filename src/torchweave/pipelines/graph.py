@@ -12,16 +12,25 @@ import graphlib
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import pandas as pd
 
 from torchweave.errors import ChannelTypeError, GraphError, InvalidTypeError
 from torchweave.params.param_set import ParamSetCollection
-from torchweave.pipelines.pipeop import VARARG, Channel, PipeOp, type_name, types_compatible
+from torchweave.pipelines.pipeop import (
+    VARARG,
+    Channel,
+    PipeOp,
+    register_composer,
+    type_name,
+    types_compatible,
+)
+from torchweave.pipelines.plot import graph_to_dot, graph_to_mermaid, graph_to_svg, plot_graph
 from torchweave.utils.text import did_you_mean, quote_list
 
-__all__ = ["Edge", "Graph", "as_graph", "concat_graphs", "gunion"]
+__all__ = ["Edge", "Graph", "Port", "as_graph", "concat_graphs", "gunion"]
 
 
 @dataclass(frozen=True)
@@ -38,17 +47,34 @@ class Edge:
 
 
 @dataclass(frozen=True)
-class _Port:
+class Port:
+    """An unconnected channel of a graph: where the graph takes input or gives output.
+
+    Attributes
+    ----------
+    op_id : str
+        The operator the channel belongs to.
+    channel : Channel
+        The channel (its name and its train and predict types).
+    """
+
     op_id: str
     channel: Channel
 
     @property
     def name(self) -> str:
+        """``"<op id>.<channel>"``, the name :meth:`Graph.train` takes inputs by."""
         return f"{self.op_id}.{self.channel.name}"
 
 
 class Graph:
     """A directed acyclic graph of PipeOps.
+
+    The structure is read through :attr:`pipeops`, :attr:`edges`, :attr:`input`
+    and :attr:`output` (tables, as in mlr3pipelines) or :meth:`edge_records`,
+    :meth:`in_edges`, :meth:`input_ports` and :meth:`output_ports` (records). It
+    changes only through :meth:`add_pipeop`, :meth:`add_edge` and :meth:`add_graph`,
+    which check ids, channels, channel types and acyclicity.
 
     Examples
     --------
@@ -56,16 +82,20 @@ class Graph:
     >>> graph = tw.po("imputemedian") >> tw.po("scale")
     >>> graph.ids()
     ['imputemedian', 'scale']
+    >>> graph.edge_records()
+    (Edge(src_id='imputemedian', src_channel='output', dst_id='scale', dst_channel='input'),)
+    >>> [port.name for port in graph.input_ports()]
+    ['imputemedian.input']
     """
 
     def __init__(self) -> None:
-        self.pipeops: dict[str, PipeOp] = {}
+        self._pipeops: dict[str, PipeOp] = {}
         self._edges: list[Edge] = []
         self._order_cache: tuple[Any, list[str]] | None = None
 
     # --- building -----------------------------------------------------------------------
     def add_pipeop(self, op: PipeOp | Graph, clone: bool = True) -> Graph:
-        """Add an operator (or all operators and edges of a graph).
+        """Add an operator (a Graph is added with :meth:`add_graph`).
 
         Parameters
         ----------
@@ -74,27 +104,111 @@ class Graph:
         clone : bool, default True
             Add a deep copy, so the caller's object stays independent of the graph.
 
+        Returns
+        -------
+        Graph
+            ``self``, so calls chain.
+
         Raises
         ------
         GraphError
-            If an id is taken already.
+            If the id is taken already.
+        InvalidTypeError
+            If ``op`` is neither a PipeOp nor a Graph.
         """
         if isinstance(op, Graph):
-            other = op.clone() if clone else op
-            self._check_new_ids(other.pipeops)
-            self.pipeops.update(other.pipeops)
-            self._edges.extend(other._edges)
-            return self
+            return self.add_graph(op, clone=clone)
         if not isinstance(op, PipeOp):
             raise InvalidTypeError(
                 f"add_pipeop takes a PipeOp or a Graph. Got {type(op).__name__} instead."
             )
         self._check_new_ids([op.id])
-        self.pipeops[op.id] = op.clone() if clone else op
+        self._pipeops[op.id] = op.clone() if clone else op
+        return self
+
+    def add_graph(self, other: Graph, clone: bool = True, share: bool = False) -> Graph:
+        """Add every operator and edge of another graph (mlr3pipelines' ``gunion``).
+
+        The addition is all or nothing: when a check fails, ``self`` is unchanged.
+
+        Parameters
+        ----------
+        other : Graph
+            The graph to add.
+        clone : bool, default True
+            Add deep copies of ``other``'s operators.
+        share : bool, default False
+            Whether the graphs may share operators. With False, every id of ``other``
+            must be new. With True, an id held by both graphs must name the same
+            object, which is kept once, and an edge held by both is kept once (two
+            branches of one network, each grown from the same layers); then every
+            edge ``other`` adds is checked as :meth:`add_edge` checks it (no cycle),
+            and must not feed an input channel that ``self`` connects already.
+            (Edges between disjoint graphs were checked when they were added to
+            ``other`` and cannot clash.)
+
+        Returns
+        -------
+        Graph
+            ``self``.
+
+        Raises
+        ------
+        GraphError
+            If an id is taken (by a different object, with ``share=True``), an edge
+            feeds an input channel that is connected already, or the union would
+            contain a cycle.
+        InvalidTypeError
+            If ``other`` is not a Graph.
+        """
+        if not isinstance(other, Graph):
+            raise InvalidTypeError(
+                f"add_graph takes a Graph. Got {type(other).__name__} instead; use "
+                "add_pipeop for a PipeOp."
+            )
+        if other is self:
+            raise GraphError("A graph cannot be added to itself; add a clone of it.")
+        source = other.clone() if clone else other
+        new_ops = dict(source._pipeops)
+        if share:
+            shared = [k for k in new_ops if k in self._pipeops]
+            different = [k for k in shared if self._pipeops[k] is not new_ops[k]]
+            if different:
+                raise GraphError(
+                    f"Both graphs have PipeOps with ID(s) {quote_list(sorted(different))} but "
+                    "they are not identical."
+                )
+            for k in shared:
+                del new_ops[k]
+        self._check_new_ids(new_ops)
+        known = set(self._edges)
+        new_edges = [e for e in source._edges if e not in known]
+        if share:
+            connected = {(e.dst_id, e.dst_channel) for e in self._edges}
+            differing = sorted(
+                {e.dst_id for e in new_edges if (e.dst_id, e.dst_channel) in connected}
+            )
+            if differing:
+                raise GraphError(
+                    f"PipeOp(s) {quote_list(differing)} have differing incoming edges in the "
+                    "two graphs."
+                )
+        if not share:
+            # Disjoint operators: each edge was checked when it was added to ``other``,
+            # and none can clash with an edge of ``self`` or close a cycle through it.
+            self._pipeops.update(new_ops)
+            self._edges.extend(new_edges)
+            return self
+        trial = self.clone(deep=False)
+        trial._pipeops.update(new_ops)
+        for e in new_edges:
+            trial.add_edge(e.src_id, e.dst_id, e.src_channel, e.dst_channel)
+        self._pipeops.update(new_ops)
+        self._edges = trial._edges
         return self
 
     def _check_new_ids(self, ids: Iterable[str]) -> None:
-        taken = [i for i in ids if i in self.pipeops]
+        taken = [i for i in ids if i in self._pipeops]
         if taken:
             first = taken[0]
             raise GraphError(
@@ -102,12 +216,12 @@ class Graph:
                 f'another id: nn("{first}_2") or po(..., id="{first}_2").'
             )
 
-    def _get(self, op_id: str) -> PipeOp:
-        if op_id not in self.pipeops:
+    def _op(self, op_id: str) -> PipeOp:
+        if op_id not in self._pipeops:
             raise GraphError(
-                f"The graph has no PipeOp '{op_id}'.{did_you_mean(op_id, self.pipeops)}"
+                f"The graph has no PipeOp '{op_id}'.{did_you_mean(op_id, self._pipeops)}"
             )
-        return self.pipeops[op_id]
+        return self._pipeops[op_id]
 
     @staticmethod
     def _pick_channel(op: PipeOp, channels: list[Channel], name: str | None, what: str) -> Channel:
@@ -139,7 +253,7 @@ class Graph:
         are checked now, and a mismatch raises :class:`ChannelTypeError` naming both
         operators, both channels and both types.
         """
-        src, dst = self._get(src_id), self._get(dst_id)
+        src, dst = self._op(src_id), self._op(dst_id)
         out_ch = self._pick_channel(src, src.output, src_channel, "output")
         in_ch = self._pick_channel(dst, dst.input, dst_channel, "input")
         if in_ch.name != VARARG and any(
@@ -180,33 +294,62 @@ class Graph:
 
     # --- structure ----------------------------------------------------------------------
     @property
+    def pipeops(self) -> Mapping[str, PipeOp]:
+        """The operators by id, in insertion order (a read-only view; see :meth:`add_pipeop`)."""
+        return MappingProxyType(self._pipeops)
+
+    @property
     def edges(self) -> pd.DataFrame:
-        """The edges: ``src_id``, ``src_channel``, ``dst_id``, ``dst_channel``."""
+        """The edges as a table: ``src_id``, ``src_channel``, ``dst_id``, ``dst_channel``.
+
+        A new table on every access; changing it does not change the graph.
+        """
         return pd.DataFrame(
             [(e.src_id, e.src_channel, e.dst_id, e.dst_channel) for e in self._edges],
             columns=["src_id", "src_channel", "dst_id", "dst_channel"],
         )
 
-    def _input_ports(self) -> list[_Port]:
-        connected = {(e.dst_id, e.dst_channel) for e in self._edges}
-        return [
-            _Port(op_id, ch)
-            for op_id in self.ids()
-            for ch in self.pipeops[op_id].input
-            if (op_id, ch.name) not in connected
-        ]
+    def edge_records(self) -> tuple[Edge, ...]:
+        """The edges as immutable :class:`Edge` records, in the order they were added."""
+        return tuple(self._edges)
 
-    def _output_ports(self) -> list[_Port]:
-        connected = {(e.src_id, e.src_channel) for e in self._edges}
-        return [
-            _Port(op_id, ch)
+    def in_edges(self, op_id: str, channel: str | None = None) -> tuple[Edge, ...]:
+        """The edges into operator ``op_id`` (into its input ``channel`` when given).
+
+        Raises
+        ------
+        GraphError
+            If the graph has no operator ``op_id``.
+        """
+        self._op(op_id)
+        return tuple(
+            e
+            for e in self._edges
+            if e.dst_id == op_id and (channel is None or e.dst_channel == channel)
+        )
+
+    def input_ports(self) -> tuple[Port, ...]:
+        """The unconnected input channels, in topological order of their operators."""
+        connected = {(e.dst_id, e.dst_channel) for e in self._edges}
+        return tuple(
+            Port(op_id, ch)
             for op_id in self.ids()
-            for ch in self.pipeops[op_id].output
+            for ch in self._pipeops[op_id].input
             if (op_id, ch.name) not in connected
-        ]
+        )
+
+    def output_ports(self) -> tuple[Port, ...]:
+        """The unconnected output channels, in topological order of their operators."""
+        connected = {(e.src_id, e.src_channel) for e in self._edges}
+        return tuple(
+            Port(op_id, ch)
+            for op_id in self.ids()
+            for ch in self._pipeops[op_id].output
+            if (op_id, ch.name) not in connected
+        )
 
     @staticmethod
-    def _ports_frame(ports: list[_Port]) -> pd.DataFrame:
+    def _ports_frame(ports: Iterable[Port]) -> pd.DataFrame:
         return pd.DataFrame(
             [
                 (
@@ -223,26 +366,26 @@ class Graph:
 
     @property
     def input(self) -> pd.DataFrame:
-        """The unconnected input channels (``name`` is ``"<op id>.<channel>"``)."""
-        return self._ports_frame(self._input_ports())
+        """The unconnected input channels as a table (``name`` is ``"<op id>.<channel>"``)."""
+        return self._ports_frame(self.input_ports())
 
     @property
     def output(self) -> pd.DataFrame:
-        """The unconnected output channels (``name`` is ``"<op id>.<channel>"``)."""
-        return self._ports_frame(self._output_ports())
+        """The unconnected output channels as a table (``name`` is ``"<op id>.<channel>"``)."""
+        return self._ports_frame(self.output_ports())
 
     def ids(self, sorted: bool = True) -> list[str]:
         """Operator ids, in topological order (ties in insertion order) by default."""
         if not sorted:
-            return list(self.pipeops)
+            return list(self._pipeops)
         # Graphs only grow in place (operators and edges are added, never changed), so
         # the ids and the number of edges identify the order.
-        key = (tuple(self.pipeops), len(self._edges))
+        key = (tuple(self._pipeops), len(self._edges))
         cache = getattr(self, "_order_cache", None)
         if cache is not None and cache[0] == key:
             return list(cache[1])
         sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
-        for op_id in self.pipeops:
+        for op_id in self._pipeops:
             sorter.add(op_id)
         for e in self._edges:
             sorter.add(e.dst_id, e.src_id)
@@ -250,7 +393,7 @@ class Graph:
             sorter.prepare()
         except graphlib.CycleError as exc:
             raise GraphError(f"The graph would contain a cycle: {exc.args[1]}.") from None
-        rank = {op_id: i for i, op_id in enumerate(self.pipeops)}
+        rank = {op_id: i for i, op_id in enumerate(self._pipeops)}
         order: list[str] = []
         while sorter.is_active():
             ready = builtins.sorted(sorter.get_ready(), key=rank.__getitem__)
@@ -274,14 +417,14 @@ class Graph:
         dict
             The values of the unconnected output channels, by name.
         """
-        return self._run(input, "train")
+        return self._execute(input, "train")
 
     def predict(self, input: Any) -> dict[str, Any]:
         """Predict with every operator in topological order (see :meth:`train`)."""
-        return self._run(input, "predict")
+        return self._execute(input, "predict")
 
-    def _run(self, input: Any, phase: str) -> dict[str, Any]:
-        ports = self._input_ports()
+    def _execute(self, input: Any, phase: str) -> dict[str, Any]:
+        ports = self.input_ports()
         if not ports:
             raise GraphError("The graph has no unconnected input channel to feed.")
         names = [p.name for p in ports]
@@ -294,12 +437,12 @@ class Graph:
             feed = {(p.op_id, p.channel.name): input[p.name] for p in ports}
         else:
             feed = {(p.op_id, p.channel.name): input for p in ports}
-        incoming: dict[str, list[Edge]] = {op_id: [] for op_id in self.pipeops}
+        incoming: dict[str, list[Edge]] = {op_id: [] for op_id in self._pipeops}
         for e in self._edges:
             incoming[e.dst_id].append(e)
         results: dict[tuple[str, str], Any] = {}
         for op_id in self.ids():
-            op = self.pipeops[op_id]
+            op = self._pipeops[op_id]
             args: list[Any] = []
             for ch in op.input:
                 edges = [e for e in incoming[op_id] if e.dst_channel == ch.name]
@@ -310,37 +453,37 @@ class Graph:
             outputs = op.train(args) if phase == "train" else op.predict(args)
             for ch, value in zip(op.output, outputs, strict=True):
                 results[(op_id, ch.name)] = value
-        return {p.name: results[(p.op_id, p.channel.name)] for p in self._output_ports()}
+        return {p.name: results[(p.op_id, p.channel.name)] for p in self.output_ports()}
 
     # --- state and parameters -----------------------------------------------------------
     @property
     def param_set(self) -> ParamSetCollection:
         """Every operator's parameters as ``"<op id>.<param>"``, read and written through."""
         return ParamSetCollection(
-            lambda: {op_id: op.param_set for op_id, op in self.pipeops.items()},
+            lambda: {op_id: op.param_set for op_id, op in self._pipeops.items()},
             owner="graph",
         )
 
     @property
     def state(self) -> dict[str, Any]:
         """Each operator's state, by id."""
-        return {op_id: op.state for op_id, op in self.pipeops.items()}
+        return {op_id: op.state for op_id, op in self._pipeops.items()}
 
     @state.setter
     def state(self, states: Mapping[str, Any]) -> None:
-        for op_id, op in self.pipeops.items():
+        for op_id, op in self._pipeops.items():
             op.state = states.get(op_id)
 
     @property
     def is_trained(self) -> bool:
         """Whether every operator is trained."""
-        return bool(self.pipeops) and all(op.is_trained for op in self.pipeops.values())
+        return bool(self._pipeops) and all(op.is_trained for op in self._pipeops.values())
 
     # --- copying, composition, printing ------------------------------------------------
     def __deepcopy__(self, memo: dict[int, Any]) -> Graph:
         new = Graph()
         memo[id(self)] = new
-        new.pipeops = {k: copy.deepcopy(op, memo) for k, op in self.pipeops.items()}
+        new._pipeops = {k: copy.deepcopy(op, memo) for k, op in self._pipeops.items()}
         new._edges = list(self._edges)  # edges are frozen
         return new
 
@@ -349,7 +492,7 @@ class Graph:
         if deep:
             return copy.deepcopy(self)
         new = Graph()
-        new.pipeops = dict(self.pipeops)
+        new._pipeops = dict(self._pipeops)
         new._edges = list(self._edges)
         return new
 
@@ -361,14 +504,10 @@ class Graph:
 
     def to_dot(self) -> str:
         """The graph in Graphviz's dot language."""
-        from torchweave.pipelines.plot import graph_to_dot
-
         return graph_to_dot(self)
 
     def to_mermaid(self) -> str:
         """The graph as a Mermaid flowchart."""
-        from torchweave.pipelines.plot import graph_to_mermaid
-
         return graph_to_mermaid(self)
 
     def plot(self, path: str | os.PathLike[str] | None = None) -> Any:
@@ -377,21 +516,17 @@ class Graph:
         Uses graphviz's ``dot`` binary when present, otherwise networkx and matplotlib
         (the ``plot`` extra).
         """
-        from torchweave.pipelines.plot import plot_graph
-
         return plot_graph(self, path)
 
     def _repr_svg_(self) -> str | None:
-        from torchweave.pipelines.plot import graph_to_svg
-
         return graph_to_svg(self)
 
     def __repr__(self) -> str:
-        if not self.pipeops:
+        if not self._pipeops:
             return "<Graph: empty>"
         rows = []
         for op_id in self.ids():
-            op = self.pipeops[op_id]
+            op = self._pipeops[op_id]
             succ = sorted({e.dst_id for e in self._edges if e.src_id == op_id})
             pred = sorted({e.src_id for e in self._edges if e.dst_id == op_id})
             rows.append(
@@ -404,7 +539,7 @@ class Graph:
                 }
             )
         table = pd.DataFrame(rows).to_string(index=False)
-        return f"<Graph with {len(self.pipeops)} PipeOps>\n{table}"
+        return f"<Graph with {len(self._pipeops)} PipeOps>\n{table}"
 
 
 def as_graph(x: Any, clone: bool = True) -> Graph:
@@ -439,7 +574,7 @@ def gunion(graphs: list[Any], clone: bool = True) -> Graph:
     """
     out = Graph()
     for member in graphs:
-        out.add_pipeop(as_graph(member, clone=clone), clone=False)
+        out.add_graph(as_graph(member, clone=clone), clone=False)
     return out
 
 
@@ -450,7 +585,7 @@ def concat_graphs(left: Any, right: Any) -> Graph:
     fanned out to every input; several outputs all go into a single vararg input.
     """
     g1, g2 = as_graph(left), as_graph(right)
-    outs, ins = g1._output_ports(), g2._input_ports()
+    outs, ins = g1.output_ports(), g2.input_ports()
     if not outs:
         raise GraphError("The left side of >> has no unconnected output channel.")
     if not ins:
@@ -471,3 +606,6 @@ def concat_graphs(left: Any, right: Any) -> Graph:
     for out, inp in pairs:
         graph.add_edge(out.op_id, inp.op_id, out.channel.name, inp.channel.name)
     return graph
+
+
+register_composer(concat_graphs)

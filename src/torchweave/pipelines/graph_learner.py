@@ -47,7 +47,7 @@ class GraphLearner(Learner):
 
     def __init__(self, graph: Graph | PipeOp, id: str | None = None) -> None:
         self.graph = as_graph(graph)
-        outputs = self.graph._output_ports()
+        outputs = self.graph.output_ports()
         if len(outputs) != 1 or not types_compatible(outputs[0].channel.predict, Prediction):
             names = ", ".join(p.name for p in outputs) or "none"
             raise GraphError(
@@ -72,7 +72,7 @@ class GraphLearner(Learner):
             op = self.graph.pipeops[seen]
             if _op_learner(op) is not None:
                 return seen
-            preds = {e.src_id for e in self.graph._edges if e.dst_id == seen}
+            preds = {e.src_id for e in self.graph.in_edges(seen)}
             if len(preds) != 1:
                 raise GraphError(
                     "A GraphLearner needs a learner operator (po('learner', ...) or a torch "

@@ -9,18 +9,28 @@ from __future__ import annotations
 
 import abc
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from torchweave.errors import ChannelTypeError, InvalidParameterError, NotTrainedError
+from torchweave.errors import (
+    ChannelTypeError,
+    GraphError,
+    InvalidParameterError,
+    NotTrainedError,
+)
 from torchweave.params.param_set import ParamSet
 from torchweave.utils.text import format_value
 
-if TYPE_CHECKING:
-    from torchweave.pipelines.graph import Graph
-
-__all__ = ["ANY", "VARARG", "Channel", "PipeOp", "type_name", "types_compatible"]
+__all__ = [
+    "ANY",
+    "VARARG",
+    "Channel",
+    "PipeOp",
+    "register_composer",
+    "type_name",
+    "types_compatible",
+]
 
 #: The channel type that accepts any value.
 ANY = "any"
@@ -28,6 +38,29 @@ ANY = "any"
 VARARG = "..."
 
 ChannelType = type | tuple[type, ...] | str | None
+
+# How ``>>`` joins operators. The graph module registers its ``concat_graphs`` when it is
+# imported (``import torchweave`` does), so that this module, which the graph module
+# builds on, does not import it back.
+_composers: list[Callable[[Any, Any], Any]] = []
+
+
+def register_composer(compose: Callable[[Any, Any], Any]) -> None:
+    """Let ``left >> right`` with a PipeOp on either side return ``compose(left, right)``.
+
+    :mod:`torchweave.pipelines.graph` registers :func:`~torchweave.pipelines.graph.concat_graphs`;
+    a later registration replaces an earlier one.
+    """
+    _composers[:] = [compose]
+
+
+def _compose(left: Any, right: Any) -> Any:
+    if not _composers:
+        raise GraphError(
+            "'>>' needs the graph module, which registers itself on import; import "
+            "torchweave (or torchweave.pipelines.graph) first."
+        )
+    return _composers[0](left, right)
 
 
 def type_name(t: ChannelType) -> str:
@@ -167,6 +200,13 @@ class PipeOp(abc.ABC):
         """Whether the operator has a vararg input channel (``"..."``)."""
         return any(ch.name == VARARG for ch in self.input)
 
+    def state_summary(self) -> str | None:
+        """One short line about the trained state, shown under the operator in drawings.
+
+        None (the default) shows nothing; torch layer operators give their output shapes.
+        """
+        return None
+
     @property
     def label(self) -> str:
         """First line of the class docstring."""
@@ -256,15 +296,13 @@ class PipeOp(abc.ABC):
         """A copy; with ``deep=True`` (the default) fully independent, state included."""
         return copy.deepcopy(self) if deep else copy.copy(self)
 
-    def __rshift__(self, other: Any) -> Graph:
-        from torchweave.pipelines.graph import concat_graphs
+    def __rshift__(self, other: Any) -> Any:
+        """``self >> other``: a Graph that feeds this operator's outputs into ``other``."""
+        return _compose(self, other)
 
-        return concat_graphs(self, other)
-
-    def __rrshift__(self, other: Any) -> Graph:
-        from torchweave.pipelines.graph import concat_graphs
-
-        return concat_graphs(other, self)
+    def __rrshift__(self, other: Any) -> Any:
+        """``other >> self``: a Graph that feeds ``other``'s outputs into this operator."""
+        return _compose(other, self)
 
     def __repr__(self) -> str:
         params = self.param_set.params

@@ -15,19 +15,20 @@ import os
 import re
 import shutil
 import subprocess
-import textwrap
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from torchweave.errors import InvalidParameterError, MissingDependencyError, PlotError
+from torchweave.pipelines.pipeop import PipeOp
 
 if TYPE_CHECKING:
-    from torchweave.pipelines.graph import Graph
+    import pandas as pd
 
 __all__ = [
+    "DrawableGraph",
     "MissingDependencyError",
     "PlotError",
     "graph_to_dot",
@@ -42,12 +43,45 @@ _FORMATS = (".png", ".svg")
 _DOT_TIMEOUT_S = 60
 
 
+class DrawableGraph(Protocol):
+    """What drawing needs of a graph (a :class:`~torchweave.pipelines.graph.Graph` has it).
+
+    The drawing functions read the graph's structure tables only, so this module does
+    not depend on the graph module (which offers them as methods).
+    """
+
+    @property
+    def pipeops(self) -> Mapping[str, PipeOp]:
+        """The operators by id."""
+        ...
+
+    @property
+    def edges(self) -> pd.DataFrame:
+        """The edges (``src_id``, ``src_channel``, ``dst_id``, ``dst_channel``)."""
+        ...
+
+    @property
+    def input(self) -> pd.DataFrame:
+        """The unconnected input channels (``op_id``, ``channel``, ...)."""
+        ...
+
+    @property
+    def output(self) -> pd.DataFrame:
+        """The unconnected output channels (``op_id``, ``channel``, ...)."""
+        ...
+
+    def ids(self, sorted: bool = True) -> list[str]:
+        """The operator ids, in topological order."""
+        ...
+
+
 # --- the drawing model: nodes and labelled edges, shared by every output format ------------
 @dataclass(frozen=True)
 class _Node:
     key: str  # unique among the nodes of one drawing
     text: str  # the operator id, or "<INPUT>" / "<OUTPUT>"
     cls: str | None  # the operator's class name; None for the pseudo-nodes
+    note: str | None = None  # the operator's state summary (a layer's output shape)
 
 
 @dataclass(frozen=True)
@@ -64,7 +98,7 @@ def _free_key(base: str, taken: set[str]) -> str:
     return key
 
 
-def _model(graph: Graph) -> tuple[list[_Node], list[_DrawEdge]]:
+def _model(graph: DrawableGraph) -> tuple[list[_Node], list[_DrawEdge]]:
     """The nodes (topological order, pseudo-nodes first and last) and labelled edges."""
     ids = graph.ids()
     order = {op_id: i for i, op_id in enumerate(ids)}
@@ -111,7 +145,9 @@ def _model(graph: Graph) -> tuple[list[_Node], list[_DrawEdge]]:
         _DrawEdge(op_id, out_key, channel if n_out(op_id) > 1 else None)
         for op_id, channel in zip(outputs["op_id"], outputs["channel"], strict=True)
     )
-    nodes = [_Node(op_id, op_id, type(ops[op_id]).__name__) for op_id in ids]
+    nodes = [
+        _Node(op_id, op_id, type(ops[op_id]).__name__, ops[op_id].state_summary()) for op_id in ids
+    ]
     if len(inputs):
         nodes.insert(0, _Node(in_key, _INPUT, None))
     if len(outputs):
@@ -126,7 +162,7 @@ def _dot_quote(text: str) -> str:
     return '"' + escaped.replace("\n", "\\n").replace("\r", "\\r") + '"'
 
 
-def graph_to_dot(graph: Graph) -> str:
+def graph_to_dot(graph: DrawableGraph) -> str:
     r"""The graph in Graphviz's dot language.
 
     One box per operator (labelled with its id and class), the pseudo-nodes
@@ -171,7 +207,7 @@ def graph_to_dot(graph: Graph) -> str:
             label = _dot_quote(node.text)
             lines.append(f"  {_dot_quote(node.key)} [label={label}, shape=plaintext];")
         else:
-            label = f"{node.text}\n({node.cls})"
+            label = f"{node.text}\n({node.cls})" + (f"\n{node.note}" if node.note else "")
             lines.append(f"  {_dot_quote(node.key)} [label={_dot_quote(label)}];")
     for edge in edges:
         attrs = f" [label={_dot_quote(edge.label)}]" if edge.label else ""
@@ -201,7 +237,7 @@ def _mermaid_ids(nodes: Iterable[_Node]) -> dict[str, str]:
     return ids
 
 
-def graph_to_mermaid(graph: Graph) -> str:
+def graph_to_mermaid(graph: DrawableGraph) -> str:
     """The graph as a Mermaid ``flowchart TD`` (for Markdown, GitHub and docs).
 
     Node ids are the operator ids reduced to letters, digits and ``_`` (prefixed
@@ -236,6 +272,8 @@ def graph_to_mermaid(graph: Graph) -> str:
             lines.append(f'  {ids[node.key]}(["{_mermaid_text(node.text)}"])')
         else:
             label = f"{_mermaid_text(node.text)}<br/>({node.cls})"
+            if node.note:
+                label += f"<br/>{_mermaid_text(node.note)}"
             lines.append(f'  {ids[node.key]}["{label}"]')
     for edge in edges:
         arrow = f'-->|"{_mermaid_text(edge.label)}"|' if edge.label else "-->"
@@ -254,7 +292,7 @@ def _format_of(path: str | os.PathLike[str]) -> str:
     return suffix[1:]
 
 
-def _render_dot(graph: Graph, dot: str, fmt: str) -> bytes:
+def _render_dot(graph: DrawableGraph, dot: str, fmt: str) -> bytes:
     try:
         result = subprocess.run(
             [dot, f"-T{fmt}"],
@@ -354,17 +392,33 @@ def _layout(nodes: list[_Node], edges: list[_DrawEdge], nx: Any) -> _Layout:
     return _Layout(width, height, centre, chains)
 
 
+def _wrap_id(text: str) -> list[str]:
+    """An operator id in lines of at most ``_WRAP`` characters where it can be.
+
+    Lines break after ``.``, ``_``, ``-``, ``/`` or a space only, never inside a word:
+    a part longer than a line gets a line of its own, and the font shrinks to fit it.
+    """
+    parts = [p for p in re.split(r"(?<=[._\-/ ])", text) if p]
+    lines: list[str] = []
+    for part in parts:
+        if lines and len(lines[-1]) + len(part.rstrip()) <= _WRAP:
+            lines[-1] += part
+        else:
+            lines.append(part)
+    lines = [line.rstrip(" ") for line in lines] or [text]
+    if len(lines) > _MAX_ID_LINES:
+        lines = [*lines[: _MAX_ID_LINES - 1], lines[_MAX_ID_LINES - 1] + "…"]
+    return lines
+
+
 def _label_lines(node: _Node) -> list[str]:
     if node.cls is None:
         return [node.text]
-    lines = textwrap.wrap(node.text, _WRAP, break_long_words=True, break_on_hyphens=False)
-    lines = lines or [node.text]
-    if len(lines) > _MAX_ID_LINES:
-        lines = [*lines[: _MAX_ID_LINES - 1], lines[_MAX_ID_LINES - 1][: _WRAP - 1] + "…"]
-    return [*lines, f"({node.cls})"]
+    lines = [*_wrap_id(node.text), f"({node.cls})"]
+    return [*lines, node.note] if node.note else lines
 
 
-def _figure(graph: Graph) -> Any:
+def _figure(graph: DrawableGraph) -> Any:
     figure_mod, nx = _import_plotting()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
@@ -435,7 +489,7 @@ def _figure(graph: Graph) -> Any:
     return fig
 
 
-def _render_matplotlib(graph: Graph, fmt: str) -> bytes:
+def _render_matplotlib(graph: DrawableGraph, fmt: str) -> bytes:
     buffer = io.BytesIO()
     metadata = {"Date": None} if fmt == "svg" else None
     with warnings.catch_warnings():
@@ -446,14 +500,14 @@ def _render_matplotlib(graph: Graph, fmt: str) -> bytes:
     return bytes(buffer.getvalue())
 
 
-def _render(graph: Graph, fmt: str) -> bytes:
+def _render(graph: DrawableGraph, fmt: str) -> bytes:
     dot = shutil.which("dot")
     if dot is not None:
         return _render_dot(graph, dot, fmt)
     return _render_matplotlib(graph, fmt)
 
 
-def plot_graph(graph: Graph, path: str | os.PathLike[str] | None = None) -> Any:
+def plot_graph(graph: DrawableGraph, path: str | os.PathLike[str] | None = None) -> Any:
     """Draw a graph to a PNG or SVG file, or for inline display.
 
     Renders with graphviz's ``dot`` program when it is on the ``PATH``, otherwise
@@ -495,7 +549,7 @@ def plot_graph(graph: Graph, path: str | os.PathLike[str] | None = None) -> Any:
     return path
 
 
-def graph_to_svg(graph: Graph) -> str | None:
+def graph_to_svg(graph: DrawableGraph) -> str | None:
     """The graph as SVG text, or None when no renderer is available (Jupyter's hook).
 
     Parameters

@@ -94,7 +94,7 @@ class PipeOpTorchBlock(PipeOpTorch):
         param_vals: dict[str, Any] | None = None,
     ) -> None:
         self.block = as_graph(block, clone=True)
-        ins, outs = self.block._input_ports(), self.block._output_ports()
+        ins, outs = self.block.input_ports(), self.block.output_ports()
         if not ins or not outs:
             raise GraphError(
                 f"The block of PipeOp '{id}' needs an unconnected input and output channel. "
@@ -162,8 +162,8 @@ class PipeOpTorchBlock(PipeOpTorch):
         renamed = Graph()
         for op_id, op in copy.pipeops.items():
             op.id = names[op_id]
-            renamed.pipeops[op.id] = op
-        for e in copy._edges:
+            renamed.add_pipeop(op, clone=False)
+        for e in copy.edge_records():
             renamed.add_edge(names[e.src_id], names[e.dst_id], e.src_channel, e.dst_channel)
         return renamed
 
@@ -220,7 +220,7 @@ class PipeOpTorchBlock(PipeOpTorch):
             op = graph.pipeops[op_id]
             args: list[Shape] = []
             for ch in op.input:
-                edges = [e for e in graph._edges if e.dst_id == op_id and e.dst_channel == ch.name]
+                edges = graph.in_edges(op_id, ch.name)
                 args.extend(shapes[(e.src_id, e.src_channel)] for e in edges)
                 if not edges and f"{op_id}.{ch.name}" in feed:
                     args.append(feed[f"{op_id}.{ch.name}"])

@@ -52,6 +52,7 @@ class PipeOpTorchHead(PipeOpTorch):
 
     module_class = nn.Linear
     inferred = ("in_features", "out_features")
+    inferred_from = {"out_features": "the task"}
 
     def __init__(self, id: str = "nn_head", param_vals: dict[str, Any] | None = None) -> None:
         param_set = ParamSet(bias=p_lgl(default=True, tags="train"))

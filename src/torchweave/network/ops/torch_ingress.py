@@ -13,7 +13,7 @@ from torchweave.data.task import Task
 from torchweave.errors import TaskError
 from torchweave.network.ingress_token import TorchIngressToken
 from torchweave.network.model_descriptor import ModelDescriptor
-from torchweave.network.shapes import Shape
+from torchweave.network.shapes import Shape, shape_to_str
 from torchweave.params.param_set import ParamSet
 from torchweave.pipelines.graph import Graph
 from torchweave.pipelines.ops.nop import PipeOpNOP
@@ -108,3 +108,7 @@ class PipeOpTorchIngress(PipeOp):
 
     def _predict(self, inputs: list[Any]) -> list[Any]:
         return inputs
+
+    def state_summary(self) -> str | None:
+        """The shape of the tensor it feeds into the network, once trained."""
+        return None if not self.is_trained else f"output: {shape_to_str(self.state['shape'])}"
