@@ -223,6 +223,14 @@ def _conv_net(ns, out):
     assert ns["rr"].aggregate(ns["tw"].msr("classif.acc"))["classif.acc"] > 0.9
 
 
+@claim("training.md#The main example")
+def _training(ns, out):
+    acc = ns["msr"]("classif.acc")
+    assert ns["learner"].predict(ns["task"]).score(acc)["classif.acc"] > 0.95
+    assert ns["learner"].internal_valid_scores["torch_model_classif.classif.acc"] > 0.9
+    assert ns["rr"].aggregate(acc)["classif.acc"] > 0.9
+
+
 @claim("tasks_images.md#A task from a folder per class")
 def _image_folder(ns, out):
     assert _score(ns, "prediction", "classif.acc") >= 0.9
