@@ -28,6 +28,7 @@ import io
 import re
 import tokenize
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +40,14 @@ SKIP_MARK = re.compile(r"<!--\s*skip:\s*(.+?)\s*-->")
 FENCE = re.compile(r"^```python\s*$")
 
 
+@dataclass(frozen=True)
 class Block:
     """One ```python block: its key, source, first line number and skip reason."""
 
-    def __init__(self, key: str, source: str, line: int, skip: str | None) -> None:
-        self.key, self.source, self.line, self.skip = key, source, line, skip
+    key: str
+    source: str
+    line: int
+    skip: str | None
 
 
 def extract(path: Path) -> list[Block]:
@@ -117,7 +121,7 @@ class _Claims(ast.NodeTransformer):
                 and call.func.id == "print"
                 and not call.keywords
             )
-            value = ast.Tuple(call.args, ast.Load()) if printed else call  # type: ignore[attr-defined]
+            value = ast.Tuple(call.args, ast.Load()) if printed else call
             stmt.value = ast.Call(
                 func=ast.Name("__claim__", ast.Load()),
                 args=[
