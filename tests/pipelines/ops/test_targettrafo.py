@@ -99,6 +99,10 @@ def test_log_refuses_non_positive_targets_naming_column_and_minimum():
         po("targettrafo", method="log").train([small_task([0.0, 1.0, 2.0])])
     with pytest.raises(TaskError, match=r"greater than -1 .* column 'y' .* minimum of -3"):
         po("targettrafo", method="log1p").train([small_task([-3.0, 1.0, 2.0])])
+    task = small_task([1.0, 2.0, 3.0, -1.0])
+    task.internal_valid_task = [3]  # the validation rows must fit the method too
+    with pytest.raises(TaskError, match=r"column 'y' \(task 'small'\)\. Got a minimum of -1\."):
+        po("targettrafo", method="log").train([task])
 
 
 def test_only_rows_in_use_count():

@@ -98,7 +98,15 @@ class PipeOpTargetTrafo(PipeOp):
         )
 
     # --- train and predict ------------------------------------------------------------
-    def train(self, inputs: list[Any]) -> list[Any]:  # noqa: D102 (see PipeOp.train)
+    def train(self, inputs: list[Any]) -> list[Any]:
+        """Train on a regression task (see :meth:`PipeOp.train`).
+
+        Raises
+        ------
+        TaskError
+            For a classification task (named, with its target), before the channel
+            check, which would only name the expected type.
+        """
         for value in inputs:
             if isinstance(value, Task) and not isinstance(value, TaskRegr):
                 raise TaskError(
