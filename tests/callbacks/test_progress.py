@@ -1,4 +1,4 @@
-"""The progress callback: tqdm bars over epochs and batches, the final time, and its state."""
+"""The progress callback: bars (terminal, notebook) or plain lines (logs), the final time, state."""
 
 import io
 import re
@@ -50,10 +50,70 @@ def test_digits_round_the_numbers(capsys):
         tw.t_clbk("progress", digits=0)
 
 
-def test_quiet_when_stderr_is_not_a_terminal(capsys):
+def test_plain_lines_when_stderr_is_not_a_terminal(capsys):
+    # pytest's captured stderr is no terminal, like a log file or CI: one line per epoch
     learner, out = train(capsys)
-    assert (out.out, out.err) == ("", "")
+    assert out.out == ""
+    lines = out.err.rstrip("\n").split("\n")
+    assert "\r" not in out.err and "%" not in out.err  # no bar drawing
+    assert len(lines) == 4
+    scores = learner.model.internal_valid_scores
+    for epoch, line in enumerate(lines[:3], start=1):
+        assert re.fullmatch(
+            rf"Epoch {epoch}/3: loss=\d+\.\d\d, train\.classif\.ce=\d\.\d\d, "
+            r"valid\.classif\.acc=\d\.\d\d \(\d+\.\d\d s\)",
+            line,
+        ), line
+    assert f"valid.classif.acc={scores['classif.acc']:.2f}" in lines[2]
+    assert re.fullmatch(r"Finished training for 3 epochs in \d+\.\d\d s", lines[3])
     assert learner.model.callbacks["progress"]["elapsed"] > 0
+
+
+def test_lines_only_for_evaluated_epochs(capsys):
+    learner = iris_learner(callbacks=["progress"], epochs=5, eval_freq=2)
+    capsys.readouterr()
+    learner.train(tw.tsk("iris"))
+    lines = capsys.readouterr().err.rstrip("\n").split("\n")
+    assert [line.split(":")[0] for line in lines[:3]] == ["Epoch 2/5", "Epoch 4/5", "Epoch 5/5"]
+    assert re.fullmatch(r"Epoch 2/5: loss=\d+\.\d\d \(\d+\.\d\d s\)", lines[0])
+    assert len(lines) == 4 and lines[3].startswith("Finished training for 5 epochs")
+
+
+class _Widget:
+    """Stands in for tqdm.notebook's widget bar: records what it is asked to show."""
+
+    __module__ = "tqdm.notebook"  # how the callback recognises tqdm.auto's notebook choice
+
+    made: list["_Widget"] = []
+
+    def __init__(self, **kwargs):
+        self.kwargs, self.n, self.postfix, self.closed = kwargs, kwargs.get("initial", 0), "", False
+        _Widget.made.append(self)
+
+    def update(self, n):
+        self.n += n
+
+    def set_postfix_str(self, text, refresh=True):
+        self.postfix = text
+
+    def close(self):
+        self.closed = True
+
+
+def test_a_notebook_gets_the_tqdm_auto_widget(monkeypatch, capsys):
+    from torchweave.callbacks.progress import CallbackSetProgress
+
+    _Widget.made = []
+    monkeypatch.setattr(CallbackSetProgress, "_auto_tqdm", staticmethod(lambda: _Widget))
+    _, out = train(capsys)
+    outer, *inner = _Widget.made
+    assert outer.kwargs == {"total": 3, "initial": 0, "desc": "Training", "unit": "epoch"}
+    assert (outer.n, outer.closed) == (3, True)
+    assert re.search(r"loss=\d+\.\d\d, train\.classif\.ce=.*valid\.classif\.acc=", outer.postfix)
+    assert [w.kwargs["desc"] for w in inner] == ["Epoch 1/3", "Epoch 2/3", "Epoch 3/3"]
+    assert all(w.n == 3 and w.closed for w in inner)  # 120 training rows: 3 batches of 50
+    err = out.err.rstrip("\n").split("\n")
+    assert len(err) == 1 and err[0].startswith("Finished training for 3 epochs")  # no lines
 
 
 class _Terminal(io.StringIO):
@@ -126,3 +186,9 @@ def test_load_state_dict_checks_the_state():
         cb.load_state_dict({"elapsed": "1 s"})
     cb.load_state_dict(None)
     assert cb.state_dict() == {"elapsed": 0.0}
+
+
+def test_outside_jupyter_tqdm_auto_is_the_text_bar():
+    from torchweave.callbacks.progress import CallbackSetProgress
+
+    assert CallbackSetProgress._in_notebook() is False

@@ -1,4 +1,4 @@
-"""``t_clbk("progress")``: tqdm progress bars over epochs and batches."""
+"""``t_clbk("progress")``: progress bars (terminal, notebook) or one line per epoch (logs)."""
 
 from __future__ import annotations
 
@@ -19,25 +19,31 @@ __all__ = ["CallbackSetProgress"]
 
 
 class CallbackSetProgress(CallbackSet):
-    """Shows training progress: a bar over epochs with an inner bar over batches.
+    """Shows training progress: bars on a terminal or in a notebook, plain lines elsewhere.
 
-    The outer bar counts epochs (starting at the epochs already done when resuming);
-    the inner bar counts the batches of the current epoch and disappears when the
-    epoch ends. Both show the last training loss and the latest training and
-    validation scores, rounded to ``digits`` decimals. At the end, one line reports
-    the total time, e.g. ``Finished training for 8 epochs in 1.23 s (0.50 s before
-    this run, 0.73 s in it)``.
+    Where the progress goes depends on where the output ends up (decided when
+    training starts; everything goes to ``sys.stderr`` as it is then):
 
-    Everything goes to ``sys.stderr`` (as it is when training starts). The bars are
-    drawn only when it is a terminal (``isatty()``), unless ``force`` is set;
-    otherwise the callback prints nothing.
+    - in a Jupyter notebook (``tqdm.auto`` picks its widget), and on a terminal
+      (``isatty()``) or with ``force=True``: a bar over epochs with an inner bar over
+      the batches of the current epoch, which disappears when the epoch ends. The
+      outer bar starts at the epochs already done when resuming and shows the last
+      training loss and the latest training and validation scores;
+    - anywhere else (a log file, CI, a pipe): one plain line per evaluated epoch
+      (every ``eval_freq``-th epoch and the last one), e.g.
+      ``Epoch 4/8: loss=0.21, valid.classif.acc=0.95 (0.12 s)``, so logs show
+      progress without the control characters of a bar.
+
+    Numbers are rounded to ``digits`` decimals. At the end, one line reports the
+    total time, e.g. ``Finished training for 8 epochs in 1.23 s (0.50 s before this
+    run, 0.73 s in it)``.
 
     Parameters
     ----------
     digits : int, default 2
         Decimals of the loss and the scores shown.
     force : bool, default False
-        Draw even when stderr is not a terminal (a log file, a notebook).
+        Draw bars even when stderr is not a terminal (instead of plain lines).
 
     State
     -----
@@ -58,6 +64,7 @@ class CallbackSetProgress(CallbackSet):
         self._previous = 0.0  # seconds of earlier (resumed) runs
         self._start: float | None = None
         self._run_time = 0.0
+        self._mode = "lines"  # "bars" (terminal, forced), "widget" (notebook) or "lines"
         self._enabled = False
         self._bar: Any = None
         self._inner: Any = None
@@ -69,6 +76,25 @@ class CallbackSetProgress(CallbackSet):
     @staticmethod
     def _stream() -> Any:
         return sys.stderr
+
+    @staticmethod
+    def _auto_tqdm() -> Any:
+        """``tqdm.auto``'s class: the notebook widget inside Jupyter, else the text bar."""
+        from tqdm.auto import tqdm
+
+        return tqdm
+
+    @classmethod
+    def _in_notebook(cls) -> bool:
+        """Whether ``tqdm.auto`` chose the notebook widget (its class is from tqdm.notebook)."""
+        return any(c.__module__ == "tqdm.notebook" for c in cls._auto_tqdm().__mro__)
+
+    def _new_bar(self, **kwargs: Any) -> Any:
+        if self._mode == "widget":
+            return self._auto_tqdm()(**kwargs)
+        from tqdm.std import tqdm
+
+        return tqdm(file=self._stream(), dynamic_ncols=True, **kwargs)
 
     def _elapsed_in_run(self) -> float:
         if self._start is None:
@@ -88,41 +114,39 @@ class CallbackSetProgress(CallbackSet):
 
     # --- stages -------------------------------------------------------------------------
     def on_begin(self) -> None:
-        """Start the clock and open the epoch bar (if enabled)."""
+        """Start the clock, choose bars or lines, and open the epoch bar."""
         assert self.ctx is not None
-        from tqdm import tqdm
-
         stream = self._stream()
         isatty = getattr(stream, "isatty", None)
-        self._enabled = bool(self.force) or bool(callable(isatty) and isatty())
+        if self._in_notebook():
+            self._mode = "widget"
+        elif bool(self.force) or bool(callable(isatty) and isatty()):
+            self._mode = "bars"
+        else:
+            self._mode = "lines"
+        self._enabled = True
         self._start = time.perf_counter()
         self._epochs_before = self.ctx.epoch
         self._train_scores = {}
         self._valid_scores = {}
-        if self._enabled:
-            self._bar = tqdm(
+        if self._mode != "lines":
+            self._bar = self._new_bar(
                 total=self.ctx.total_epochs,
                 initial=self.ctx.epoch,
                 desc="Training",
                 unit="epoch",
-                file=stream,
-                dynamic_ncols=True,
             )
 
     def on_epoch_begin(self) -> None:
         """Open the batch bar of this epoch."""
         assert self.ctx is not None
-        if not self._enabled:
+        if self._mode == "lines":
             return
-        from tqdm import tqdm
-
-        self._inner = tqdm(
+        self._inner = self._new_bar(
             total=len(self.ctx.loader_train),
             desc=f"Epoch {self.ctx.epoch}/{self.ctx.total_epochs}",
             unit="batch",
             leave=False,
-            file=self._stream(),
-            dynamic_ncols=True,
         )
 
     def on_batch_end(self) -> None:
@@ -134,13 +158,26 @@ class CallbackSetProgress(CallbackSet):
         self._inner.update(1)
 
     def on_epoch_end(self) -> None:
-        """Close the batch bar, advance the epoch bar and show the latest scores."""
+        """Advance the epoch bar, or print the line of an evaluated epoch."""
         assert self.ctx is not None
-        if isinstance(self.ctx.last_scores_train, Mapping) and self.ctx.last_scores_train:
-            self._train_scores = dict(self.ctx.last_scores_train)
-        if isinstance(self.ctx.last_scores_valid, Mapping) and self.ctx.last_scores_valid:
-            self._valid_scores = dict(self.ctx.last_scores_valid)
+        ctx = self.ctx
+        if isinstance(ctx.last_scores_train, Mapping) and ctx.last_scores_train:
+            self._train_scores = dict(ctx.last_scores_train)
+        if isinstance(ctx.last_scores_valid, Mapping) and ctx.last_scores_valid:
+            self._valid_scores = dict(ctx.last_scores_valid)
         if not self._enabled:
+            return
+        if self._mode == "lines":
+            eval_freq = getattr(ctx, "eval_freq", 1)
+            if ctx.epoch % eval_freq == 0 or ctx.epoch == ctx.total_epochs:
+                postfix = self._postfix()
+                print(
+                    f"Epoch {ctx.epoch}/{ctx.total_epochs}"
+                    + (f": {postfix}" if postfix else "")
+                    + f" ({self._previous + self._elapsed_in_run():.2f} s)",
+                    file=self._stream(),
+                    flush=True,
+                )
             return
         if self._inner is not None:
             self._inner.close()
@@ -202,15 +239,19 @@ class CallbackSetProgress(CallbackSet):
 
 
 def _progress() -> TorchCallback:
-    """Progress: bars over epochs and batches, and the total time."""
+    """Progress: bars over epochs and batches (or lines in logs), and the total time."""
     ps = ParamSet(
         digits=p_int(1, default=2, tags="train", description="decimals of the loss and scores"),
         force=p_lgl(
-            default=False, tags="train", description="draw even when not writing to a terminal"
+            default=False, tags="train", description="draw bars even when not writing to a terminal"
         ),
     )
     return TorchCallback(CallbackSetProgress, id="progress", param_set=ps, label="Progress")
 
 
 _progress.__name__ = CallbackSetProgress.__name__
-callbacks.register("progress", _progress, description="Progress bars over epochs and batches")
+callbacks.register(
+    "progress",
+    _progress,
+    description="Progress bars over epochs and batches, or one line per epoch in logs",
+)

@@ -156,6 +156,11 @@ class GraphLearner(Learner):
         out = next(iter(self.graph.predict(task).values()))
         if not isinstance(out, Prediction):
             raise TaskError(f"Graph learner '{self.id}' produced no Prediction.")
+        # Target transformations before the learner (po("targettrafo")) map it back.
+        for op_id in reversed(self.graph.ids()):
+            invert = getattr(self.graph.pipeops[op_id], "invert_prediction", None)
+            if callable(invert) and self.graph._reaches(op_id, self._base_id):
+                out = invert(out)
         return out
 
     def _learners_in_state(self) -> dict[str, Learner]:

@@ -16,6 +16,7 @@ from torchweave.pipelines.ops.removeconstants import PipeOpRemoveConstants
 from torchweave.pipelines.ops.scale import PipeOpScale
 from torchweave.pipelines.ops.select import PipeOpSelect
 from torchweave.pipelines.ops.sklearn import PipeOpSklearn
+from torchweave.pipelines.ops.targettrafo import PipeOpTargetTrafo
 
 __all__ = [
     "PipeOpColApply",
@@ -34,4 +35,5 @@ __all__ = [
     "PipeOpScale",
     "PipeOpSelect",
     "PipeOpSklearn",
+    "PipeOpTargetTrafo",
 ]
