@@ -20,12 +20,6 @@ from torchweave.errors import InvalidTypeError, TaskError, UnknownKeyError
 
 SRC = Path(tw.__file__).resolve().parent.parent
 
-# The pipelines circle is fixed on another branch (helper H3); the coordinator removes
-# this entry when merging it.
-ALLOWED_CIRCLES = [
-    {"torchweave.pipelines.graph", "torchweave.pipelines.pipeop", "torchweave.pipelines.plot"},
-]
-
 
 def _modules(root: Path) -> dict[str, Path]:
     out = {}
@@ -123,7 +117,7 @@ def test_the_circle_finder_sees_imports_inside_functions(tmp_path):
 
 
 def test_no_import_circle_between_files():
-    found = [group for group in circles(import_graph(SRC)) if group not in ALLOWED_CIRCLES]
+    found = circles(import_graph(SRC))
     assert found == [], f"import circles: {[sorted(g) for g in found]}"
 
 
