@@ -358,3 +358,10 @@ def test_rshift_without_a_registered_composer_says_what_is_missing(monkeypatch):
         Num("a") >> Num("b")
     pipeop_module.register_composer(lambda left, right: (left.id, right.id))
     assert (Num("a") >> Num("b")) == ("a", "b")
+
+
+def test_reaches_follows_the_edges_downstream():
+    graph = tw.po("scale") >> tw.po("imputemedian") >> tw.po("encode")
+    assert graph.reaches("scale", "encode")
+    assert graph.reaches("scale", "scale")
+    assert not graph.reaches("encode", "scale")

@@ -270,14 +270,14 @@ class Graph:
                     f"'{in_ch.name}' of PipeOp '{dst_id}': at {phase} time '{src_id}' gives "
                     f"{type_name(produced)} but '{dst_id}' takes {type_name(accepted)}."
                 )
-        if self._reaches(dst_id, src_id):
+        if self.reaches(dst_id, src_id):
             raise GraphError(
                 f"Connecting '{src_id}' to '{dst_id}' would make the graph contain a cycle."
             )
         self._edges.append(Edge(src_id, out_ch.name, dst_id, in_ch.name))
         return self
 
-    def _reaches(self, start: str, goal: str) -> bool:
+    def reaches(self, start: str, goal: str) -> bool:
         """Whether ``goal`` can be reached from ``start`` along the edges."""
         successors: dict[str, list[str]] = {}
         for e in self._edges:

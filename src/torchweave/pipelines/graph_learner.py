@@ -159,7 +159,7 @@ class GraphLearner(Learner):
         # Target transformations before the learner (po("targettrafo")) map it back.
         for op_id in reversed(self.graph.ids()):
             invert = getattr(self.graph.pipeops[op_id], "invert_prediction", None)
-            if callable(invert) and self.graph._reaches(op_id, self._base_id):
+            if callable(invert) and self.graph.reaches(op_id, self._base_id):
                 out = invert(out)
         return out
 
