@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 
 import pandas as pd
 
+from torchweave.callbacks._names import NAMES as _CALLBACK_NAMES
 from torchweave.errors import UnknownKeyError
 from torchweave.utils.text import did_you_mean
 
@@ -175,5 +176,7 @@ losses.add_lazy_module("torchweave.training.losses")
 optimizers: Registry[Any] = Registry("optimizer")
 optimizers.add_lazy_module("torchweave.training.optimizers")
 callbacks: Registry[Any] = Registry("callback")
-for _module in ("checkpoint", "csv", "history", "lr_scheduler", "progress", "tb", "unfreeze"):
-    callbacks.add_lazy_module(f"torchweave.callbacks.{_module}")
+# Every module that defines a public callback name registers its keys on import: a new
+# built-in callback is its file plus its names in callbacks/_names.py (torch-free).
+for _module in sorted(set(_CALLBACK_NAMES.values())):
+    callbacks.add_lazy_module(_module)
