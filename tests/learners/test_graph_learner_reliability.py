@@ -73,3 +73,16 @@ def test_predict_newdata_integer_column_with_nan_reaches_the_imputer(task):
         r"whole number; the task was trained with the integer dtype int64",
     ):
         learner.predict_newdata(new)
+
+
+def test_graph_without_imputer_refuses_nan_at_predict_naming_the_column(task):
+    learner = tw.as_learner(tw.po("scale") >> tw.po("learner", MajorityLearner()))
+    learner.configure(**{"classif.majority.need": 1}).train(task)
+    new = task.data().drop(columns="y").head(3)
+    new.loc[0, "x"] = np.nan
+    with pytest.raises(
+        tw.TaskError,
+        match=r"missing values in feature\(s\) 'x' \(1 row\) at predict, and learner "
+        r"'classif.majority' cannot handle",
+    ):
+        learner.predict_newdata(new)

@@ -194,6 +194,21 @@ def test_infinite_values_refused_at_train_naming_the_column(task):
     assert learner.is_trained
 
 
+def test_values_of_a_predefined_validation_task_are_checked(task):
+    learner = trained(task, validate="predefined")
+    df = task.data()
+    df.loc[[0, 1], "x"] = np.nan
+    with_valid = task.clone()
+    with_valid.internal_valid_task = tw.TaskClassif(df, "y", id="valid")
+    with pytest.raises(
+        tw.TaskError,
+        match=r"Task 'valid' has missing values in feature\(s\) 'x' \(2 rows\) at train "
+        r"\(internal validation task\)",
+    ):
+        learner.train(with_valid)
+    assert learner.seen == {}
+
+
 def test_missings_property_allows_nan_but_not_infinite_values(task):
     learner = trained(task)
     learner.properties.add("missings")

@@ -394,6 +394,8 @@ class Learner(abc.ABC):
         if work.nrow == 0:
             raise TaskError(f"Learner '{self.id}' cannot train on task '{task.id}' with 0 rows.")
         work = self._prepare_validation(work)
+        if work.internal_valid_task is not None:
+            self._check_values(work.internal_valid_task, "train (internal validation task)")
         previous = self.state
         self.state = None  # the hooks see no stale state while training
         start = time.perf_counter()
