@@ -264,6 +264,11 @@ def test_new_data_numeric_dtypes_conform_when_the_values_are_kept(df):
     assert whole.dtype == np.int64 and whole.tolist() == list(range(6))
     x = proto._empty_like(df.assign(x=pd.array([1, None, 3, 4, 5, 6], dtype="Int64")))._data["x"]
     assert x.dtype == np.float64 and np.isnan(x.iloc[1])
+    small = tw.TaskRegr(pd.DataFrame({"k": np.array([1, 2], dtype=np.int8), "y": [1.0, 2.0]}), "y")
+    with pytest.raises(
+        tw.TaskError, match="'k' of the new data has dtype int64 with values outside"
+    ):
+        small._prototype()._empty_like(pd.DataFrame({"k": [1, 300]}))  # int8 would wrap to 44
     with pytest.raises(
         tw.TaskError, match="'n' of the new data has dtype float64 with the value inf"
     ):

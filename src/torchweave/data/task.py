@@ -635,9 +635,20 @@ class Task(abc.ABC):
                 f"{shown}, which is not a whole number; the task was trained with the "
                 f"integer dtype {dtype}. Round or convert the column first."
             )
-        if present.size < values.size:
-            return col.astype(pd.Int64Dtype())
-        return col.astype(dtype)
+        target = pd.Int64Dtype() if present.size < values.size else dtype
+        try:
+            converted = col.astype(target)
+            kept = np.array_equal(
+                converted.to_numpy(dtype=np.float64, na_value=np.nan), values, equal_nan=True
+            )
+        except (TypeError, ValueError, OverflowError):
+            kept = False
+        if not kept:  # numpy wraps out-of-range integers silently
+            raise TaskError(
+                f"Column '{name}' of the new data has dtype {col.dtype} with values outside "
+                f"the range of the integer dtype {dtype} the task was trained with."
+            )
+        return converted
 
     def _na_target(self, n: int) -> pd.Series:
         return pd.Series(np.full(n, np.nan))
