@@ -211,3 +211,71 @@ def test_filter_keeps_order_and_repeats(rows):
     task = tw.TaskRegr(frame, "y").filter(rows)
     assert task.row_ids.tolist() == rows
     assert task.truth().tolist() == [2.0 * r for r in rows]
+
+
+def test_replace_features_with_hundreds_of_columns_builds_one_frame():
+    # Inserting columns one by one made pandas warn "DataFrame is highly fragmented"
+    # (an error under the test settings) once a po("encode") produced ~100 columns.
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({f"x{i}": rng.normal(size=8) for i in range(150)})
+    df["y"] = ["a", "b"] * 4
+    task = tw.TaskClassif(df, "y")
+    new = pd.DataFrame({f"z{i}": np.arange(8.0) + i for i in range(300)})
+    new["x0"] = -1.0
+    task.replace_features(new, remove=["x1"])
+    assert task.feature_names[:2] == ["x0", "x2"] and task.feature_names[-1] == "z299"
+    assert len(task.feature_names) == 149 + 300
+    assert task.data(cols="x0")["x0"].tolist() == [-1.0] * 8
+    assert task.data(cols="z7")["z7"].tolist() == list(np.arange(8.0) + 7)
+    assert len(task._data._mgr.blocks) <= 3  # consolidated, not one block per column
+    out = tw.po("encode").train([tw.TaskClassif(_many_factors(rng), "y")])[0]
+    assert len(out.feature_names) == 120 * 3
+
+
+def _many_factors(rng: np.random.Generator) -> pd.DataFrame:
+    df = pd.DataFrame({f"f{i}": pd.Categorical(rng.choice(list("abc"), 30)) for i in range(120)})
+    df["y"] = ["a", "b"] * 15
+    return df
+
+
+def test_nonfinite_counts_over_rows_in_use(df):
+    df = df.assign(
+        x=[1.0, np.inf, np.nan, -np.inf, 5.0, 6.0],
+        h=np.array([np.inf, 1, 2, 3, 4, 5], dtype=np.float32),
+        i=pd.array([1, None, 3, 4, 5, 6], dtype="Int64"),
+        g=pd.array([1.0, None, np.inf, 4.0, 5.0, 6.0], dtype="Float64"),
+    )
+    task = tw.TaskClassif(df, "y")
+    cols = ["x", "n", "f", "h", "i", "g"]
+    missing, infinite = task._nonfinite_counts(cols)
+    assert missing == {"x": 1, "i": 1, "g": 1}
+    assert infinite == {"x": 2, "h": 1, "g": 1}
+    task.filter([4, 5, 0])
+    assert task._nonfinite_counts(cols) == ({}, {"h": 1})
+
+
+def test_new_data_numeric_dtypes_conform_when_the_values_are_kept(df):
+    task = tw.TaskClassif(df, "y")
+    proto = task._prototype()
+    new = df.drop(columns="y").assign(n=[1.0, np.nan, 3.0, 4.0, 5.0, 6.0])
+    n = proto._empty_like(new)._data["n"]
+    assert n.dtype == pd.Int64Dtype() and n.isna().sum() == 1 and n.iloc[2] == 3
+    whole = proto._empty_like(df.assign(n=np.arange(6.0)))._data["n"]
+    assert whole.dtype == np.int64 and whole.tolist() == list(range(6))
+    x = proto._empty_like(df.assign(x=pd.array([1, None, 3, 4, 5, 6], dtype="Int64")))._data["x"]
+    assert x.dtype == np.float64 and np.isnan(x.iloc[1])
+    small = tw.TaskRegr(pd.DataFrame({"k": np.array([1, 2], dtype=np.int8), "y": [1.0, 2.0]}), "y")
+    with pytest.raises(
+        tw.TaskError, match="'k' of the new data has dtype int64 with values outside"
+    ):
+        small._prototype()._empty_like(pd.DataFrame({"k": [1, 300]}))  # int8 would wrap to 44
+    with pytest.raises(
+        tw.TaskError, match="'n' of the new data has dtype float64 with the value inf"
+    ):
+        proto._empty_like(df.assign(n=[1.0, np.inf, 3.0, 4.0, 5.0, 6.0]))
+    with pytest.raises(
+        tw.TaskError,
+        match=r"'x' of the new data has dtype (object|str) \(character\); the task was trained "
+        r"with float64 \(numeric\)\. Convert the column to float64\.",
+    ):
+        proto._empty_like(df.assign(x=list("abcdef")))

@@ -179,7 +179,7 @@ def test_factor_features_suggest_encode():
 def test_missing_values_suggest_imputation():
     task = tw.tsk("penguins").select(["bill_length_mm", "bill_depth_mm", "year"])
     with pytest.raises(
-        TaskError, match=r"missing values in feature\(s\) 'bill_length_mm' \(2\).*Impute"
+        TaskError, match=r"missing values in feature\(s\) 'bill_length_mm' \(2 rows\).*Impute"
     ):
         tw.lrn("classif.log_reg").train(task)
 

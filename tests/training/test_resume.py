@@ -221,7 +221,7 @@ def test_resume_is_a_train_parameter_with_a_type_check():
         lrn.param_set.set_values(resume=3)
 
 
-def test_a_keyboard_interrupt_leaves_the_learner_untrained_and_runs_on_exit():
+def test_a_keyboard_interrupt_keeps_the_previous_model_and_runs_on_exit():
     exits, armed = [], []
 
     def interrupt(self):
@@ -231,14 +231,14 @@ def test_a_keyboard_interrupt_leaves_the_learner_untrained_and_runs_on_exit():
     cb = tw.torch_callback("ctrl_c", on_epoch_end=interrupt, on_exit=lambda self: exits.append(1))
     lrn = learner(None, epochs=3, callbacks=["history", cb])
     lrn.train(tw.tsk("iris"))  # a first, successful training
-    assert lrn.model is not None
+    model = lrn.model
+    assert model is not None
     assert exits == [1]
     armed.append(True)
     with pytest.raises(KeyboardInterrupt):
         lrn.train(tw.tsk("iris"))
     assert exits == [1, 1]
-    assert lrn.model is None
-    assert lrn.state is None
+    assert lrn.model is model  # the interrupted retrain loses nothing (issue 13)
 
 
 def test_a_graph_learner_resumes_through_its_flat_parameters(tmp_path):

@@ -220,6 +220,54 @@ class Task(abc.ABC):
         sub = self._data.iloc[self._row_ids][columns]
         return {str(c): int(n) for c, n in sub.isna().sum().items()}
 
+    def _nonfinite_counts(self, cols: Iterable[str]) -> tuple[dict[str, int], dict[str, int]]:
+        """Missing and infinite values per column over the rows in use.
+
+        Returns two dicts (missing, infinite) that hold only the columns with some.
+        The numpy float columns are checked as one block per dtype (a view of the
+        backend's block when it is consolidated), with a single ``isfinite`` pass and
+        counts only when something is not finite; other columns go through ``isna``
+        column by column (numpy int and bool columns cannot hold either).
+        """
+        cols = list(cols)
+        data, ids = self._data, self._row_ids
+        all_rows = len(ids) == len(data) and np.array_equal(ids, np.arange(len(data)))
+        groups: dict[Any, list[str]] = {}
+        others: list[str] = []
+        for col in cols:
+            dtype = data[col].dtype
+            if isinstance(dtype, np.dtype) and dtype.kind == "f":
+                groups.setdefault(dtype, []).append(col)
+            elif not (isinstance(dtype, np.dtype) and dtype.kind in "iub"):
+                others.append(col)
+        missing: dict[str, int] = {}
+        infinite: dict[str, int] = {}
+        for names in groups.values():
+            block = data[names].to_numpy()
+            if not all_rows:
+                block = block[ids]
+            if np.isfinite(block).all():
+                continue
+            n_nan = np.isnan(block).sum(axis=0)
+            n_inf = np.isinf(block).sum(axis=0)
+            missing.update({c: int(n) for c, n in zip(names, n_nan, strict=True) if n})
+            infinite.update({c: int(n) for c, n in zip(names, n_inf, strict=True) if n})
+        for col in others:
+            column = data[col] if all_rows else data[col].iloc[ids]
+            n_na = int(column.isna().sum())
+            if n_na:
+                missing[col] = n_na
+            if ptypes.is_float_dtype(column.dtype):  # nullable Float32/Float64
+                values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+                n_inf = int(np.isinf(values).sum())
+                if n_inf:
+                    infinite[col] = n_inf
+        order = {c: i for i, c in enumerate(cols)}
+        return (
+            dict(sorted(missing.items(), key=lambda kv: order.get(kv[0], 0))),
+            dict(sorted(infinite.items(), key=lambda kv: order.get(kv[0], 0))),
+        )
+
     @property
     def weights(self) -> pd.Series | None:
         """The weight column over the rows in use, or ``None``."""
@@ -376,13 +424,13 @@ class Task(abc.ABC):
             self._data = self._data.iloc[ids].reset_index(drop=True)
             self._data.index.name = "row_id"
             ids = self._row_ids = np.arange(len(ids), dtype=np.int64)
-        frame = self._data.copy()
         aligned = data.set_axis(pd.Index(ids, name="row_id"), axis=0)
-        spread = {col: _spread(aligned[col], frame.index) for col in data.columns}
-        for col in [c for c in data.columns if c in frame.columns]:
-            frame[col] = spread.pop(col)
-        if spread:  # new columns in one concat: inserting hundreds one by one fragments the frame
-            frame = pd.concat([frame, pd.DataFrame(spread, index=frame.index)], axis=1)
+        spread = {col: _spread(aligned[col], self._data.index) for col in data.columns}
+        columns = {c: spread[c] if c in spread else self._data[c] for c in self._data.columns}
+        columns.update((c, spread[c]) for c in data.columns if c not in columns)
+        # One constructor call: setting or inserting hundreds of columns one by one
+        # fragments the frame (pandas' PerformanceWarning) and is slower.
+        frame = pd.DataFrame(columns, index=self._data.index)
         kept = [c for c in self._col_roles["feature"] if c not in set(remove) or c in data.columns]
         added = [c for c in data.columns if c not in kept]
         old = self._data
@@ -556,14 +604,51 @@ class Task(abc.ABC):
             return col.astype(pd.CategoricalDtype(cats, ordered=dtype.ordered))
         if col.dtype == dtype:
             return col
-        if ptypes.is_float_dtype(dtype) and ptypes.is_numeric_dtype(col.dtype):
-            return col.astype(dtype)
-        if feature_type_of(col.dtype) == feature_type_of(dtype):
+        trained, given = feature_type_of(dtype), feature_type_of(col.dtype)
+        if trained in ("numeric", "integer") and given in ("numeric", "integer"):
+            return Task._conform_number(col, dtype, name, trained)
+        if given == trained:
             return col
         raise TaskError(
-            f"Column '{name}' of the new data has dtype {col.dtype}; the task was trained "
-            f"with {dtype}."
+            f"Column '{name}' of the new data has dtype {col.dtype} ({given or 'unsupported'}); "
+            f"the task was trained with {dtype} ({trained}). Convert the column to {dtype}."
         )
+
+    @staticmethod
+    def _conform_number(col: pd.Series, dtype: Any, name: str, trained: str | None) -> pd.Series:
+        """A numeric column in the training dtype, if that keeps every value.
+
+        Floats (numpy or nullable) for a float column are cast to its dtype. For an
+        integer column the values must be whole numbers: they get the training dtype,
+        or nullable ``Int64`` when some are missing (pandas turns an int column with a
+        NaN into float64); a fractional value is refused.
+        """
+        if trained == "numeric":
+            return col.astype(dtype)
+        values = col.to_numpy(dtype=np.float64, na_value=np.nan)
+        present = values[~np.isnan(values)]
+        fractional = present[np.isfinite(present) & (present != np.round(present))]
+        if fractional.size or np.isinf(present).any():
+            shown = float(fractional[0] if fractional.size else present[np.isinf(present)][0])
+            raise TaskError(
+                f"Column '{name}' of the new data has dtype {col.dtype} with the value "
+                f"{shown}, which is not a whole number; the task was trained with the "
+                f"integer dtype {dtype}. Round or convert the column first."
+            )
+        target = pd.Int64Dtype() if present.size < values.size else dtype
+        try:
+            converted = col.astype(target)
+            kept = np.array_equal(
+                converted.to_numpy(dtype=np.float64, na_value=np.nan), values, equal_nan=True
+            )
+        except (TypeError, ValueError, OverflowError):
+            kept = False
+        if not kept:  # numpy wraps out-of-range integers silently
+            raise TaskError(
+                f"Column '{name}' of the new data has dtype {col.dtype} with values outside "
+                f"the range of the integer dtype {dtype} the task was trained with."
+            )
+        return converted
 
     def _na_target(self, n: int) -> pd.Series:
         return pd.Series(np.full(n, np.nan))

@@ -82,6 +82,9 @@ class LearnerClassifFeatureless(Learner):
             label="Featureless Classification Learner",
         )
 
+    def _check_values(self, task: Task, phase: str) -> None:
+        """The features are never read, so any values (missing, infinite) are fine."""
+
     def _train(self, task: Task) -> pd.Series:
         assert isinstance(task, TaskClassif)  # the base class checked the task type
         truth = task.truth()
@@ -157,6 +160,9 @@ class LearnerRegrFeatureless(Learner):
             properties={"missings", "weights"},
             label="Featureless Regression Learner",
         )
+
+    def _check_values(self, task: Task, phase: str) -> None:
+        """The features are never read, so any values (missing, infinite) are fine."""
 
     def _train(self, task: Task) -> dict[str, float]:
         y = task.truth().to_numpy(dtype=np.float64)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from torchweave.data.prediction import Prediction, PredictionClassif, PredictionRegr
 from torchweave.data.task import Task, TaskClassif
-from torchweave.errors import InvalidParameterError, NotTrainedError, TaskError
+from torchweave.errors import InvalidParameterError, InvalidTypeError, NotTrainedError, TaskError
 from torchweave.params.param_set import ParamSet
 from torchweave.utils.text import quote_list
 
@@ -81,6 +81,13 @@ def _check_validate(value: Any, owner: str) -> None:
     raise InvalidParameterError(
         f"The 'validate' field of {owner} must be {VALIDATE_HELP}. Got {value!r} instead."
     )
+
+
+def _counts_text(counts: Mapping[str, int], limit: int = 8) -> str:
+    """``'a' (3 rows), 'b' (1 row)``, at most ``limit`` columns."""
+    items = list(counts.items())
+    shown = ", ".join(f"'{c}' ({n} row{'s' if n != 1 else ''})" for c, n in items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
 def split_validation(task: Task, ratio: float, seed: int | None) -> np.ndarray:
@@ -259,8 +266,15 @@ class Learner(abc.ABC):
     # --- checks -----------------------------------------------------------------------------
     def _check_task(self, task: Task, phase: str) -> None:
         if not isinstance(task, Task):
-            raise TaskError(
-                f"Learner '{self.id}' needs a Task to {phase}. Got {type(task).__name__} instead."
+            kind = "TaskClassif" if self.task_type == "classif" else "TaskRegr"
+            hint = ""
+            if isinstance(task, pd.DataFrame):
+                hint = f" Wrap the DataFrame first: tw.{kind}(df, target=...)."
+                if phase == "predict":
+                    hint += " For new data without a task, use learner.predict_newdata(df)."
+            raise InvalidTypeError(
+                f"Learner '{self.id}' needs a Task to {phase}. Got {type(task).__name__} "
+                f"instead.{hint}"
             )
         if task.task_type != self.task_type:
             raise TaskError(
@@ -297,15 +311,29 @@ class Learner(abc.ABC):
                 f"learner '{self.id}' cannot use weights. Remove the role with "
                 "task.set_col_roles(col, []) to train without them."
             )
-        if "missings" not in self.properties:
-            missing = {c: n for c, n in task.missings(task.feature_names).items() if n}
-            if missing:
-                shown = ", ".join(f"'{c}' ({n})" for c, n in list(missing.items())[:8])
-                raise TaskError(
-                    f"Task '{task.id}' has missing values in feature(s) {shown}, and learner "
-                    f"'{self.id}' cannot handle missing values. Impute them first, e.g. with "
-                    'po("imputemean") / po("imputemode") in front of the learner.'
-                )
+        self._check_values(task, "train")
+
+    def _check_values(self, task: Task, phase: str) -> None:
+        """Refuse infinite feature values, and missing ones unless the learner has ``missings``.
+
+        One vectorised pass over the float block (and ``isna`` over the other columns
+        that can hold missing values); the rows in use only.
+        """
+        missing, infinite = task._nonfinite_counts(task.feature_names)
+        if infinite:
+            shown = _counts_text(infinite)
+            raise TaskError(
+                f"Task '{task.id}' has infinite values in feature(s) {shown} "
+                f"at {phase}, which learner '{self.id}' cannot use. Replace them first, "
+                "e.g. with NaN and an imputer in front of the learner."
+            )
+        if missing and "missings" not in self.properties:
+            shown = _counts_text(missing)
+            raise TaskError(
+                f"Task '{task.id}' has missing values in feature(s) {shown} at "
+                f"{phase}, and learner '{self.id}' cannot handle missing values. Impute them "
+                'first, e.g. with po("imputemean") / po("imputemode") in front of the learner.'
+            )
 
     def _prepare_validation(self, task: Task) -> Task:
         validate = self._validate
@@ -338,9 +366,10 @@ class Learner(abc.ABC):
     def train(self, task: Task, row_ids: Iterable[int] | np.ndarray | None = None) -> Learner:
         """Train on a task (optionally on some of its rows).
 
-        The task is checked first (type, feature types, missing values, required
-        parameters) and never modified. If training fails, the learner is left
-        untrained and the error notes which learner failed.
+        The task is checked first (type, feature types, missing and infinite values,
+        required parameters) and never modified. If training is refused or fails, the
+        learner keeps the state it had before the call (a trained learner stays
+        trained and predicts as before), and the error notes which learner failed.
 
         Parameters
         ----------
@@ -354,7 +383,6 @@ class Learner(abc.ABC):
         Learner
             ``self``.
         """
-        self.state = None  # a refused or failed training leaves no model behind
         self._check_task(task, "train")
         self.param_set.check_required()
         work = task.clone()
@@ -366,7 +394,10 @@ class Learner(abc.ABC):
         if work.nrow == 0:
             raise TaskError(f"Learner '{self.id}' cannot train on task '{task.id}' with 0 rows.")
         work = self._prepare_validation(work)
-        self.state = None
+        if work.internal_valid_task is not None:
+            self._check_values(work.internal_valid_task, "train (internal validation task)")
+        previous = self.state
+        self.state = None  # the hooks see no stale state while training
         start = time.perf_counter()
         try:
             model = self._train(work)
@@ -384,7 +415,7 @@ class Learner(abc.ABC):
             self.state.internal_valid_scores = self._extract_internal_valid_scores()
             self.state.internal_tuned_values = self._extract_internal_tuned_values()
         except BaseException as exc:
-            self.state = None
+            self.state = previous  # a failed retrain must not lose the model trained before
             exc.add_note(f"(raised while training learner '{self.id}' on task '{task.id}')")
             raise
         return self
@@ -421,6 +452,7 @@ class Learner(abc.ABC):
         if work.feature_names != state.feature_names:
             work.select(state.feature_names)
             work._col_roles["feature"] = list(state.feature_names)
+        self._check_values(work, "predict")
         start = time.perf_counter()
         try:
             out = self._predict(work)
@@ -431,14 +463,46 @@ class Learner(abc.ABC):
         state.predict_time = time.perf_counter() - start
         return prediction
 
-    def predict_newdata(self, data: pd.DataFrame) -> Prediction:
+    def predict_newdata(self, data: pd.DataFrame | np.ndarray) -> Prediction:
         """Predict new data given as a DataFrame with the training features.
 
-        The target column may be absent (the truth is then NA).
+        The target column may be absent (the truth is then NA). Numeric columns may
+        come with another numeric dtype if the values are the same (an integer
+        feature given as float, e.g. because a NaN made pandas convert it, or as
+        nullable ``Int64``); see ``docs/learners.md``.
+
+        Parameters
+        ----------
+        data : pandas.DataFrame or numpy.ndarray
+            The new rows. A 2-D array is taken as the feature columns in training
+            order (``learner.state.feature_names``); its width must match.
+
+        Returns
+        -------
+        Prediction
+            A :class:`PredictionClassif` or :class:`PredictionRegr`.
         """
         state = self._require_state("predict")
+        if isinstance(data, np.ndarray):
+            data = self._frame_from_array(data, state.feature_names)
+        elif not isinstance(data, pd.DataFrame):
+            raise InvalidTypeError(
+                f"predict_newdata of learner '{self.id}' needs a pandas DataFrame or a 2-D "
+                f"numpy array. Got {type(data).__name__} instead."
+            )
         task = state.train_task._empty_like(data)
         return self.predict(task)
+
+    def _frame_from_array(self, data: np.ndarray, features: list[str]) -> pd.DataFrame:
+        width = len(features)
+        if data.ndim != 2 or data.shape[1] != width:
+            raise TaskError(
+                f"predict_newdata of learner '{self.id}' needs a 2-D array with {width} "
+                f"column(s), the training features in order ({quote_list(features, limit=5)}). "
+                f"Got an array of shape {data.shape} instead."
+                + (" Use arr.reshape(1, -1) for a single row." if data.ndim == 1 else "")
+            )
+        return pd.DataFrame(data, columns=features)
 
     def _require_state(self, what: str) -> LearnerState:
         if self.state is None:
@@ -478,15 +542,30 @@ class Learner(abc.ABC):
         return self
 
     def configure(self, **params: Any) -> Learner:
-        """Set fields (``predict_type``, ``validate``, ``id``) and parameters in one call."""
+        """Set fields (``predict_type``, ``validate``, ``id``) and parameters in one call.
+
+        All or nothing: if any value is refused, the error propagates and the learner
+        is left exactly as it was.
+        """
         fields = {k: params.pop(k) for k in list(params) if k in ("predict_type", "validate", "id")}
-        if params:
-            self.param_set.set_values(params)
-        for key, value in fields.items():
-            if key == "validate":
-                self.set_validate(value)
-            else:
-                setattr(self, key, value)
+        before = {key: getattr(self, key) for key in fields}
+        done: list[str] = []
+        try:
+            for key, value in fields.items():
+                if key == "validate":
+                    self.set_validate(value)
+                else:
+                    setattr(self, key, value)
+                done.append(key)
+            if params:
+                self.param_set.set_values(params)  # validates all values, sets none on error
+        except BaseException:
+            for key in reversed(done):
+                if key == "validate":
+                    self.set_validate(before[key])
+                else:
+                    setattr(self, key, before[key])
+            raise
         return self
 
     def __repr__(self) -> str:

@@ -7,7 +7,10 @@ and predict types come from the learner operator at the end of the graph, and it
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
+
+import numpy as np
 
 from torchweave.data.prediction import Prediction
 from torchweave.data.task import Task
@@ -146,6 +149,22 @@ class GraphLearner(Learner):
 
     def _check_features(self, task: Task) -> None:
         """The operators inside the graph check the features they receive."""
+
+    def _check_values(self, task: Task, phase: str) -> None:
+        """The learner inside the graph checks the values it receives (after preprocessing)."""
+
+    def train(self, task: Task, row_ids: Iterable[int] | np.ndarray | None = None) -> Learner:
+        """Train the graph; if that fails, the graph and the learner keep their old states.
+
+        Each operator's ``train`` replaces its state (it never changes the old one in
+        place), so keeping references to the old states is a full snapshot.
+        """
+        previous = self.graph.state
+        try:
+            return super().train(task, row_ids)
+        except BaseException:
+            self.graph.state = previous
+            raise
 
     def _train(self, task: Task) -> dict[str, Any]:
         self.graph.train(task)
