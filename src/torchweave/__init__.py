@@ -165,6 +165,7 @@ _LAZY_MODULES: dict[str, list[str]] = {
         "TorchLoss",
         "TorchModel",
         "TorchOptimizer",
+        "TrainLoop",
         "as_torch_callback",
         "as_torch_callbacks",
         "as_torch_loss",

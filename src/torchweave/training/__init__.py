@@ -20,6 +20,7 @@ from torchweave.training.learner_torch import (
     resolve_device,
 )
 from torchweave.training.learner_torch_model import LearnerTorchModel
+from torchweave.training.loop import TrainLoop
 from torchweave.training.ops import *  # noqa: F403
 from torchweave.training.ops import __all__ as _ops_all
 from torchweave.training.paramset import paramset_torchlearner
@@ -61,6 +62,7 @@ __all__ = [
     "TorchLoss",
     "TorchModel",
     "TorchOptimizer",
+    "TrainLoop",
     "as_torch_callback",
     "as_torch_callbacks",
     "as_torch_loss",
