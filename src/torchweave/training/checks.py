@@ -1,13 +1,21 @@
-"""Checks of a torch learner's configuration before training."""
+"""Checks of a torch learner's configuration and task before training."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
+from torchweave.data.task import Task, TaskRegr
 from torchweave.errors import InvalidParameterError
 
-__all__ = ["check_measures"]
+__all__ = ["TARGET_SCALE_LIMIT", "check_measures", "warn_target_scale"]
+
+#: A regression target whose standard deviation or mean absolute value exceeds this
+#: trains badly with unscaled losses; training warns and points to po("targettrafo").
+TARGET_SCALE_LIMIT = 1e3
 
 
 def check_measures(learner: Any, pv: Mapping[str, Any]) -> tuple[list[Any], list[Any]]:
@@ -58,6 +66,16 @@ def check_measures(learner: Any, pv: Mapping[str, Any]) -> tuple[list[Any], list
             f"early stopping, but its minimize is {measures_valid[0].minimize!r}; early "
             "stopping needs True or False."
         )
+    if learner.validate is not None and not measures_valid:
+        example = "classif.acc" if learner.task_type == "classif" else "regr.mse"
+        warnings.warn(
+            f"Learner '{learner.id}' holds out validation data (validate="
+            f"{learner.validate!r}) but has no measures_valid, so nothing is computed on it. "
+            f'Set measures_valid (e.g. msrs("{example}")), or validate=None to train on all '
+            "rows.",
+            UserWarning,
+            stacklevel=4,
+        )
     return measures_train, measures_valid
 
 
@@ -65,3 +83,28 @@ def _as_list(x: Any) -> list[Any]:
     if x is None:
         return []
     return list(x) if isinstance(x, list | tuple) else [x]
+
+
+def warn_target_scale(task: Task, owner: str) -> None:
+    """Warn when a regression target's scale exceeds :data:`TARGET_SCALE_LIMIT`.
+
+    The rule: the target's standard deviation or its mean absolute value is above
+    1e3. Losses such as ``mse`` then start huge and networks with default
+    initialisation train poorly; scaling the target (``po("targettrafo")``) helps.
+    """
+    if not isinstance(task, TaskRegr) or task.nrow == 0:
+        return
+    y = np.asarray(task.truth(), dtype=np.float64)
+    y = y[np.isfinite(y)]
+    if len(y) == 0:
+        return
+    sd, mean_abs = float(np.std(y)), float(np.mean(np.abs(y)))
+    if max(sd, mean_abs) > TARGET_SCALE_LIMIT:
+        warnings.warn(
+            f"Learner '{owner}': the target '{task.target_names[0]}' of task '{task.id}' has "
+            f"standard deviation {sd:.4g} and mean absolute value {mean_abs:.4g} (above "
+            f"{TARGET_SCALE_LIMIT:g}), so the loss starts huge and training may fail "
+            'silently. Scale the target, e.g. put po("targettrafo") before the learner.',
+            UserWarning,
+            stacklevel=4,
+        )

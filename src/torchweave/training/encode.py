@@ -18,7 +18,8 @@ def encode_prediction(output: torch.Tensor, task: Task, with_prob: bool) -> dict
     """Turn network outputs into ``{"response": ..., "prob": ...}`` for a task.
 
     Multiclass: softmax over k logits, response the argmax. Binary: one logit for the
-    positive class. Regression: the single output column.
+    positive class. Regression: the single output column. No rows give empty
+    predictions of the same form (``prob`` with one column per class).
     """
     out = output.detach().float().cpu()
     if isinstance(task, TaskClassif):
@@ -27,9 +28,11 @@ def encode_prediction(output: torch.Tensor, task: Task, with_prob: bool) -> dict
             p_pos = torch.sigmoid(out.reshape(-1)).numpy().astype(np.float64)
             pos_first = classes[0] == task.positive
             prob = np.stack([p_pos, 1 - p_pos] if pos_first else [1 - p_pos, p_pos], axis=1)
+        elif out.shape[0] == 0:
+            prob = np.empty((0, len(classes)), dtype=np.float64)
         else:
             prob = torch.softmax(out, dim=1).numpy().astype(np.float64)
-        codes = np.argmax(prob, axis=1)
+        codes = np.argmax(prob, axis=1) if len(prob) else np.empty(0, dtype=np.int64)
         codes[~np.isfinite(prob).all(axis=1)] = -1  # a NaN output has no class
         response = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(classes))
         return {"response": response, "prob": prob if with_prob else None}

@@ -23,7 +23,7 @@ from torchweave.learners.learner import ALL_FEATURE_TYPES, Learner
 from torchweave.network.ingress_token import TorchIngressToken
 from torchweave.params.param_set import ParamSet, ParamSetCollection
 from torchweave.training.callback_set import ContextTorch
-from torchweave.training.checks import check_measures
+from torchweave.training.checks import check_measures, warn_target_scale
 from torchweave.training.dataloader import make_dataloader
 from torchweave.training.dataset import TaskDataset, TensorDataset, check_levels
 from torchweave.training.device import resolve_device, torch_settings
@@ -245,6 +245,7 @@ class LearnerTorch(Learner):
         if self._loss is UNSET or self._optimizer is UNSET:
             raise InvalidParameterError(f"Learner '{self.id}' has no loss or optimizer configured.")
         measures_train, measures_valid = check_measures(self, pv)
+        warn_target_scale(task, self.id)
         device = resolve_device(pv["device"])
         seed = pv.get("seed")
         if seed == "random":

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from torchweave.data.task import Task, TaskClassif
-from torchweave.errors import InvalidParameterError, NonFiniteLossError
+from torchweave.errors import InvalidParameterError, NonFiniteLossError, ShapeError
 from torchweave.training.callback_set import STAGES, CallbackSet, ContextTorch
 from torchweave.training.encode import score_outputs
 from torchweave.training.model import TorchModel
@@ -159,7 +159,8 @@ class TrainLoop:
     callbacks : dict of str to CallbackSet
         The callbacks by id, in call order.
     ingress_shapes : mapping of str to tuple or None
-        The declared shape of each network input (None: unknown).
+        The declared shape of each network input (None: unknown); the first training
+        batch is checked against them.
     """
 
     def __init__(
@@ -172,11 +173,13 @@ class TrainLoop:
         self.callbacks = ctx.callbacks = callbacks
         self.ingress_shapes = dict(ingress_shapes)
         self.learner_id = getattr(ctx.learner, "id", "?")
+        self._owner = {id(cb): cb_id for cb_id, cb in callbacks.items()}
         # Only callbacks that implement a stage are ever called for it.
         self.stage_calls: dict[str, list[Callable[[], None]]] = {
             s: [getattr(cb, s) for cb in callbacks.values() if callable(getattr(cb, s, None))]
             for s in STAGES
         }
+        self._warned_frozen = False
 
     # --- hooks (once per fit; the defaults add nothing per batch) -----------------------------
     def wrap_network(self, network: nn.Module) -> Callable[..., Any]:
@@ -213,8 +216,9 @@ class TrainLoop:
         self.optimizer_step = self.make_optimizer_step(ctx.optimizer)
         self.zero_grad = ctx.optimizer.zero_grad
         self.train_compute_loss = self.wrap_compute_loss(self.compute_loss)
-        self._forward: Callable[[Batch], Any] = self.forward
-        self._loss: Callable[..., Any] = self.loss
+        # The first training batch goes through checks, which then step aside.
+        self._forward: Callable[[Batch], Any] = self._forward_checked
+        self._loss: Callable[..., Any] = self._loss_checked
 
     def run(self) -> TorchModel:
         """Train all epochs (or until a callback terminates) and return the model."""
@@ -248,10 +252,11 @@ class TrainLoop:
             states = {cb_id: cb.state_dict() for cb_id, cb in callbacks.items()}
         finally:
             try:
-                call("on_exit")
+                call("on_exit")  # early stopping restores the best weights (and their scores)
             finally:
                 for cb in callbacks.values():
                     cb.ctx = None
+        stopping = states.get("early_stopping") or {}
         return TorchModel(
             network=ctx.network,
             internal_valid_scores=dict(ctx.last_scores_valid or {}) if ctx.measures_valid else {},
@@ -259,12 +264,19 @@ class TrainLoop:
             optimizer=ctx.optimizer.state_dict(),
             epochs=ctx.epoch,
             callbacks={k: v for k, v in states.items() if v is not None},
+            best_epoch=stopping.get("best_epochs"),
+            best_scores=stopping.get("best_scores"),
         )
 
     def call(self, stage: str) -> None:
-        """Run the callbacks of one stage."""
-        for fn in self.stage_calls[stage]:
-            fn()
+        """Run the callbacks of one stage (an exception gets a note naming the callback)."""
+        fn = None
+        try:
+            for fn in self.stage_calls[stage]:
+                fn()
+        except Exception as exc:
+            self._note(exc, fn, stage)
+            raise
 
     def train_epoch(self) -> None:
         """One pass over the training batches; scores the outputs when measures are due."""
@@ -293,12 +305,25 @@ class TrainLoop:
             batch = self.to_device(batch)
         ctx.batch = batch
         self.zero_grad()
-        for fn in self.stage_calls["on_batch_begin"]:
-            fn()
+        fn = None
+        try:
+            for fn in self.stage_calls["on_batch_begin"]:
+                fn()
+        except Exception as exc:
+            self._note(exc, fn, "on_batch_begin")
+            raise
         loss = self.train_compute_loss(batch["x"], batch["y"])
-        self.backward(loss)
-        for fn in self.stage_calls["on_after_backward"]:
-            fn()
+        trainable = loss.requires_grad  # False while every weight is frozen
+        if trainable:
+            self.backward(loss)
+        else:
+            self._skip_frozen()
+        try:
+            for fn in self.stage_calls["on_after_backward"]:
+                fn()
+        except Exception as exc:
+            self._note(exc, fn, "on_after_backward")
+            raise
         ctx.last_loss = last = loss.item()
         if last - last:  # NaN for NaN and +-inf, 0.0 for finite losses
             raise NonFiniteLossError(
@@ -309,9 +334,14 @@ class TrainLoop:
         if self.collect:
             self.outputs.append(ctx.y_hat.detach())
             self.indices.append(batch["index"])
-        self.optimizer_step()
-        for fn in self.stage_calls["on_batch_end"]:
-            fn()
+        if trainable:
+            self.optimizer_step()
+        try:
+            for fn in self.stage_calls["on_batch_end"]:
+                fn()
+        except Exception as exc:
+            self._note(exc, fn, "on_batch_end")
+            raise
 
     def compute_loss(self, x: Batch, y: torch.Tensor) -> torch.Tensor:
         """The forward pass (kept in ``ctx.y_hats`` / ``ctx.y_hat``) and the loss."""
@@ -348,3 +378,66 @@ class TrainLoop:
         self.valid_outputs.append(ctx.y_hat)
         self.valid_indices.append(batch["index"])
         self.call("on_batch_valid_end")
+
+    # --- checks of the first training batch ------------------------------------------------------
+    def _forward_checked(self, x: Batch) -> Any:
+        """Check the inputs against the declared ingress shapes, then step aside."""
+        for name, declared in self.ingress_shapes.items():
+            got = tuple(x[name].shape)
+            if declared is not None and not _shape_fits(declared, got):
+                raise ShapeError(
+                    f"Learner '{self.learner_id}': ingress '{name}' declares the shape "
+                    f"{_show(declared)}, but its first batch has the shape {got}. Make the "
+                    "ingress token's shape match what its batchgetter returns."
+                )
+        self._forward = self.forward
+        return self.forward(x)
+
+    def _loss_checked(self, y_hat: Any, y: torch.Tensor) -> torch.Tensor:
+        """Check the network output against the task, then step aside."""
+        task = self.ctx.task_train
+        expected = expected_outputs(task)
+        shape = tuple(getattr(y_hat, "shape", ()))
+        got = shape[-1] if len(shape) > 1 else 1
+        if got != expected:
+            if isinstance(task, TaskClassif):
+                what = f"a task with {len(task.class_names)} classes"
+            else:
+                what = "a regression task"
+            raise ShapeError(
+                f"Learner '{self.learner_id}': the network returns {got} outputs per row "
+                f"(output shape {shape}), but {what} needs {expected}. End the network with "
+                'nn("head"), which sets the outputs from the task.'
+            )
+        self._loss = self.loss
+        return self.loss(y_hat, y)
+
+    def _skip_frozen(self) -> None:
+        if not self._warned_frozen:
+            self._warned_frozen = True
+            warnings.warn(
+                f"Learner '{self.learner_id}': no weight requires a gradient in epoch "
+                f"{self.ctx.epoch}, batch {self.ctx.step} (all are frozen), so the backward "
+                "pass and the optimizer step are skipped for such batches; no weights change "
+                "in them. (This warning is shown once per training.)",
+                UserWarning,
+                stacklevel=2,
+            )
+
+    def _note(self, exc: BaseException, fn: Any, stage: str) -> None:
+        cb_id = self._owner.get(id(getattr(fn, "__self__", None)))
+        if cb_id is not None:
+            exc.add_note(
+                f"(raised in callback '{cb_id}' at stage '{stage}', epoch {self.ctx.epoch}, "
+                f"batch {self.ctx.step})"
+            )
+
+
+def _shape_fits(declared: tuple[int | None, ...], got: tuple[int, ...]) -> bool:
+    return len(declared) == len(got) and all(
+        d is None or d == g for d, g in zip(declared, got, strict=True)
+    )
+
+
+def _show(shape: tuple[int | None, ...]) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"

@@ -23,7 +23,9 @@ class TorchModel:
     network : torch.nn.Module
         The trained network.
     internal_valid_scores : dict
-        Validation scores of the last evaluated epoch.
+        Validation scores of the returned network: those of the best epoch when early
+        stopping restored its weights (``restore_best_weights=True``), else those of
+        the last evaluated epoch.
     loss_fn, optimizer : dict
         State dicts of the loss and optimizer.
     epochs : int
@@ -34,6 +36,10 @@ class TorchModel:
         The seed used (also for prediction).
     jitted : bool
         Whether the network is a TorchScript trace (``jit_trace=True``).
+    best_epoch : int or None
+        With early stopping (``patience > 0``): the epoch of the best validation score.
+    best_scores : dict or None
+        With early stopping: all validation scores of that epoch.
     """
 
     network: nn.Module
@@ -44,6 +50,8 @@ class TorchModel:
     callbacks: dict[str, Any] = field(default_factory=dict)
     seed: int | None = None
     jitted: bool = False
+    best_epoch: int | None = None
+    best_scores: dict[str, float] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         # Networks are saved through torch and load onto the CPU, wherever they trained.
@@ -68,18 +76,23 @@ class TorchModel:
                 state["network"] = torch.jit.load(buffer, map_location="cpu")
         else:
             state["network"] = torch.load(buffer, map_location="cpu", weights_only=False)
+        state.setdefault("best_epoch", None)  # models pickled before these fields existed
+        state.setdefault("best_scores", None)
         self.__dict__.update(state)
 
     def __repr__(self) -> str:
         n_params = sum(p.numel() for p in self.network.parameters())
         scores = ", ".join(f"{k} = {v:.4g}" for k, v in self.internal_valid_scores.items())
+        best = "-" if self.best_epoch is None else f"epoch {self.best_epoch}"
         return (
             f"<TorchModel> trained for {self.epochs} epochs\n"
             f"* Network:  <{type(self.network).__name__}> with {n_params} parameters\n"
             f"* Callbacks:  {', '.join(self.callbacks) or '-'}\n"
             f"* Validation scores:  {scores or '-'}\n"
+            f"* Best (early stopping):  {best}\n"
             f"* Seed:  {self.seed}\n"
-            "* Fields:  network, internal_valid_scores, loss_fn, optimizer, epochs, callbacks, seed"
+            "* Fields:  network, internal_valid_scores, loss_fn, optimizer, epochs, callbacks, "
+            "seed, best_epoch, best_scores"
         )
 
 
