@@ -302,7 +302,8 @@ class LearnerTorch(Learner):
                 pv["patience"], pv["min_delta"], pv["restore_best_weights"]
             )
         shapes = {name: tok.shape for name, tok in self._ingress_tokens(task, pv).items()}
-        model = self.loop_class(ctx, order_callbacks(callbacks), shapes).run()
+        loop = self.loop_class(ctx, order_callbacks(callbacks), shapes, pv.get("resume"))
+        model = loop.run()
         model.jitted = jitted
         return model
 

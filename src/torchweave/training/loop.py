@@ -161,6 +161,8 @@ class TrainLoop:
     ingress_shapes : mapping of str to tuple or None
         The declared shape of each network input (None: unknown); the first training
         batch is checked against them.
+    resume : bool, str or None, optional
+        The learner's ``resume`` parameter: continue from a checkpoint folder.
     """
 
     def __init__(
@@ -168,8 +170,10 @@ class TrainLoop:
         ctx: ContextTorch,
         callbacks: dict[str, CallbackSet],
         ingress_shapes: Mapping[str, tuple[int | None, ...] | None],
+        resume: Any = None,
     ) -> None:
         self.ctx = ctx
+        self.resume = resume
         self.callbacks = ctx.callbacks = callbacks
         self.ingress_shapes = dict(ingress_shapes)
         self.learner_id = getattr(ctx.learner, "id", "?")
@@ -226,9 +230,7 @@ class TrainLoop:
         for cb in callbacks.values():
             cb.ctx = ctx
         try:
-            folder = resume_folder(
-                ctx.learner._torch_ps.values.get("resume"), callbacks, self.learner_id
-            )
+            folder = resume_folder(self.resume, callbacks, self.learner_id)
             if folder is not None:
                 resume_training(ctx, callbacks, folder)
             call("on_begin")
