@@ -307,6 +307,8 @@ class TrainLoop:
             batch = self.to_device(batch)
         ctx.batch = batch
         self.zero_grad()
+        # Each stage's callbacks run inside a try block (free until an exception, since
+        # Python 3.11), so that an exception gets a note naming the callback.
         fn = None
         try:
             for fn in self.stage_calls["on_batch_begin"]:
