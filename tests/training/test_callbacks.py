@@ -443,7 +443,8 @@ def test_history_with_train_measures_only():
         measures_train=tw.msr("classif.acc"),
         validate="predefined",
     )
-    learner.train(iris_with_valid())
+    with pytest.warns(UserWarning, match="no measures_valid"):
+        learner.train(iris_with_valid())
     history = learner.model.callbacks["history"]
     assert list(history.columns) == ["epoch", "train.classif.acc"]
     assert history["epoch"].tolist() == [1, 2]

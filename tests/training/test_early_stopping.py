@@ -161,7 +161,8 @@ def test_tuned_values_equal_the_state_of_the_early_stopping_callback():
         )
     )
     state = learner.model.callbacks["early_stopping"]
-    assert set(state) == {"best_epochs", "best_score", "stagnation", "measure"}
+    assert set(state) == {"best_epochs", "best_score", "best_scores", "stagnation", "measure"}
+    assert state["best_scores"] == {"classif.ce": state["best_score"]}
     assert learner.internal_tuned_values == {"epochs": state["best_epochs"]}
     assert state["best_epochs"] in (2, 4, 6)
 
@@ -184,6 +185,7 @@ def test_a_maximized_measure_improves_upwards():
     assert learner.model.callbacks["early_stopping"] == {
         "best_epochs": 2,
         "best_score": 0.6,
+        "best_scores": {"classif.acc": 0.6},
         "stagnation": 3,
         "measure": "classif.acc",
     }

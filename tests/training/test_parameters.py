@@ -553,9 +553,11 @@ def test_tensor_dataset_gives_the_same_model_as_lazy_loading(tensor_dataset, shu
 def test_tensor_dataset_preloads_into_a_slice_loader():
     task = tw.tsk("iris")
     task.internal_valid_task = task.row_ids[::5]
-    lazy = iris_learner(tensor_dataset=False, validate="predefined").train(task)
+    with pytest.warns(UserWarning, match="no measures_valid"):
+        lazy = iris_learner(tensor_dataset=False, validate="predefined").train(task)
     assert isinstance(probe(lazy)["loader"], torch.utils.data.DataLoader)
-    loaded = iris_learner(tensor_dataset=True, validate="predefined").train(task)
+    with pytest.warns(UserWarning, match="no measures_valid"):
+        loaded = iris_learner(tensor_dataset=True, validate="predefined").train(task)
     loader = probe(loaded)["loader"]
     assert isinstance(loader, SliceLoader)
     assert loader.dataset.x["x"].shape == (120, 4)
@@ -714,7 +716,7 @@ def test_restore_best_weights_keeps_the_network_of_the_best_epoch(restore):
     task = line_task()
     task.internal_valid_task = task.row_ids[::4]
     learner = line_learner(
-        callbacks=[PROBE, tw.TorchCallback(CallbackSetSabotage, id="sabotage")],
+        callbacks=[PROBE, tw.TorchCallback(CallbackSetSabotage, id="sabotage"), "history"],
         epochs=10,
         patience=2,
         restore_best_weights=restore,
@@ -728,8 +730,15 @@ def test_restore_best_weights_keeps_the_network_of_the_best_epoch(restore):
     assert_same_weights(rec["weights"][2], rec["epoch_end_weights"][2])
     kept = rec["weights"][2] if restore else rec["epoch_end_weights"][4]
     assert_same_weights(learner.model.network.state_dict(), kept)
-    # the validation scores are those of the last epoch either way (as in mlr3torch)
-    assert learner.internal_valid_scores["regr.mse"] > 1.0
+    # The validation scores describe the returned network: the best epoch's when its
+    # weights are restored, else the last epoch's. The best epoch is kept either way.
+    history = learner.model.callbacks["history"]
+    mse = dict(zip(history["epoch"], history["valid.regr.mse"], strict=True))
+    assert mse[4] > 1.0 > mse[2]
+    returned = 2 if restore else 4
+    assert learner.internal_valid_scores == {"regr.mse": pytest.approx(mse[returned])}
+    assert learner.model.best_epoch == 2
+    assert learner.model.best_scores == {"regr.mse": pytest.approx(mse[2])}
 
 
 # --- batch_size, batch_size_predict, drop_last, shuffle ------------------------------------------
@@ -861,7 +870,8 @@ def test_sampler_factory_receives_the_training_dataset():
 
     task = tw.tsk("iris")
     task.internal_valid_task = task.row_ids[::5]
-    iris_learner(sampler=sampler, validate="predefined").train(task)
+    with pytest.warns(UserWarning, match="no measures_valid"):
+        iris_learner(sampler=sampler, validate="predefined").train(task)
     assert seen == [120]  # built once, for training only (not for validation)
 
 
@@ -921,7 +931,10 @@ def test_validation_without_a_prediction_batch_size_is_an_error():
     task.internal_valid_task = task.row_ids[::5]
     learner = iris_learner(batch_sampler=custom_batches, validate="predefined")
     learner.param_set.remove_values("batch_size")
-    with pytest.raises(InvalidParameterError, match=r"'batch_size_predict' must be set"):
+    with (
+        pytest.warns(UserWarning, match="no measures_valid"),
+        pytest.raises(InvalidParameterError, match=r"'batch_size_predict' must be set"),
+    ):
         learner.train(task)
 
 

@@ -131,7 +131,8 @@ def test_the_seed_governs_the_validation_split():
         np.random.seed(seed + len(splits))  # numpy's global RNG does not matter
         learner = iris_learner(nn.Linear(4, 3), seed=seed, validate=0.3, epochs=1)
         learner.callbacks = [tw.TorchCallback(CallbackSetSplit, id="split")]
-        splits.append(learner.train(task).model.callbacks["split"])
+        with pytest.warns(UserWarning, match="no measures_valid"):
+            splits.append(learner.train(task).model.callbacks["split"])
     train, valid = splits[0]
     assert (len(train), len(valid)) == (105, 45)
     assert sorted(train + valid) == task.row_ids.tolist()

@@ -74,7 +74,8 @@ def test_predefined_validation_uses_the_tasks_validation_rows_in_order():
         validate="predefined",
     )
     task = iris_with_valid()
-    learner.train(task)
+    with pytest.warns(UserWarning, match="no measures_valid"):
+        learner.train(task)
     valid_ids = list(range(0, 150, 5))
     assert seen["valid"] == valid_ids
     assert seen["train"] == [i for i in range(150) if i % 5 != 0]
@@ -86,14 +87,16 @@ def test_predefined_validation_uses_the_tasks_validation_rows_in_order():
 def test_validation_batches_default_to_batch_size():
     cb, seen = _row_recorder()
     learner = iris_learner(callbacks=[cb], epochs=1, batch_size=20, validate="predefined")
-    learner.train(iris_with_valid())
+    with pytest.warns(UserWarning, match="no measures_valid"):
+        learner.train(iris_with_valid())
     assert [len(b) for b in seen["valid_batches"]] == [20, 10]
 
 
 def test_a_validation_ratio_splits_off_part_of_the_training_rows():
     cb, seen = _row_recorder()
     learner = iris_learner(callbacks=[cb], epochs=1, validate=0.2)
-    learner.train(tw.tsk("iris"))
+    with pytest.warns(UserWarning, match="no measures_valid"):
+        learner.train(tw.tsk("iris"))
     assert len(seen["valid"]) == 30
     assert len(seen["train"]) == 120
     assert sorted(seen["train"] + seen["valid"]) == list(range(150))
@@ -198,7 +201,11 @@ def test_validation_without_measures_runs_but_scores_nothing():
     learner = iris_learner(
         callbacks=[tw.TorchCallback(CallbackSetValid, id="valid")], epochs=2, validate=0.2
     )
-    learner.train(tw.tsk("iris"))
+    with pytest.warns(
+        UserWarning,
+        match=r"Learner 'classif.torch_model' holds out validation data \(validate=0.2\) but has no measures_valid.*Set measures_valid",
+    ):
+        learner.train(tw.tsk("iris"))
     assert seen == [(1, {}), (2, {})]
     assert learner.internal_valid_scores == {}
 
@@ -292,7 +299,8 @@ def test_graph_learner_prefixes_the_validation_scores():
 def test_graph_learner_without_validation_measures_has_no_scores():
     learner = graph_learner(measures_valid=[])
     tw.set_validate(learner, 0.3)
-    learner.train(tw.tsk("iris"))
+    with pytest.warns(UserWarning, match="no measures_valid"):
+        learner.train(tw.tsk("iris"))
     assert learner.internal_valid_scores == {}
 
 

@@ -16,7 +16,10 @@ class CallbackSetEarlyStopping(CallbackSet):
     Patience counts evaluations, not epochs. An improvement must exceed
     ``min_delta`` (an equal score is no improvement). With ``restore_best_weights``
     the network of the best evaluation is restored at the very end (after any
-    checkpoint was written).
+    checkpoint was written), and the context's last validation scores become that
+    evaluation's, so that ``model.internal_valid_scores`` describe the returned network.
+    The best epoch and all its scores are kept in ``model.best_epoch`` and
+    ``model.best_scores``.
 
     Parameters
     ----------
@@ -38,10 +41,14 @@ class CallbackSetEarlyStopping(CallbackSet):
         self.stagnation = 0
         self.best_score: float | None = None
         self.best_epoch: int | None = None
+        self.best_scores: dict[str, float] | None = None
         self._best_weights: dict[str, Any] | None = None
 
-    def _remember(self) -> None:
+    def _remember(self, score: float) -> None:
+        """Keep the current epoch as the best: its score, scores and (maybe) weights."""
         assert self.ctx is not None
+        self.best_score, self.best_epoch = score, self.ctx.epoch
+        self.best_scores = dict(self.ctx.last_scores_valid or {})
         if self.restore_best_weights:
             self._best_weights = {
                 k: v.detach().clone() for k, v in self.ctx.network.state_dict().items()
@@ -56,8 +63,7 @@ class CallbackSetEarlyStopping(CallbackSet):
         measure = ctx.measures_valid[0]
         score = ctx.last_scores_valid[measure.id]
         if self.best_score is None:
-            self.best_score, self.best_epoch = score, ctx.epoch
-            self._remember()
+            self._remember(score)
             return
         improvement = (-1.0 if measure.minimize else 1.0) * (score - self.best_score)
         if math.isnan(improvement):
@@ -68,20 +74,22 @@ class CallbackSetEarlyStopping(CallbackSet):
                 ctx.terminate = True
         else:
             self.stagnation = 0
-            self.best_score, self.best_epoch = score, ctx.epoch
-            self._remember()
+            self._remember(score)
 
     def on_exit(self) -> None:
-        """Restore the best weights (if asked to)."""
+        """Restore the best weights and report their scores (if asked to)."""
         if self.restore_best_weights and self._best_weights is not None and self.ctx is not None:
             self.ctx.network.load_state_dict(self._best_weights)
+            if self.best_scores is not None:
+                self.ctx.last_scores_valid = dict(self.best_scores)
 
     def state_dict(self) -> dict[str, Any]:
-        """The best epoch and score, and the current stagnation."""
+        """The best epoch, its score (and all its scores), and the current stagnation."""
         measures = self.ctx.measures_valid if self.ctx is not None else []
         return {
             "best_epochs": self.best_epoch,
             "best_score": self.best_score,
+            "best_scores": self.best_scores,
             "stagnation": self.stagnation,
             "measure": measures[0].id if measures else None,
         }
@@ -90,6 +98,7 @@ class CallbackSetEarlyStopping(CallbackSet):
         """Continue counting from a saved state."""
         self.best_epoch = state_dict["best_epochs"]
         self.best_score = state_dict["best_score"]
+        self.best_scores = state_dict.get("best_scores")  # absent in older checkpoints
         self.stagnation = state_dict["stagnation"]
 
     def checkpoint_state(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from torchweave.data.task import Task, TaskClassif
@@ -20,7 +21,7 @@ from torchweave.errors import InvalidParameterError, TaskError
 from torchweave.network.ingress_token import TorchIngressToken
 from torchweave.utils.text import quote_list
 
-__all__ = ["SliceLoader", "TaskDataset", "TensorDataset", "target_tensor"]
+__all__ = ["SliceLoader", "TaskDataset", "TensorDataset", "check_levels", "target_tensor"]
 
 Batch = dict[str, Any]
 
@@ -272,3 +273,31 @@ def check_ingress_tokens(tokens: Any, owner: str) -> dict[str, TorchIngressToken
             f"{owner}: the ingress tokens {quote_list(bad)} are not TorchIngressTokens."
         )
     return dict(tokens)
+
+
+def check_levels(trained: Task, task: Task, owner: str) -> None:
+    """Refuse factor values the training task did not have (no embedding row for them).
+
+    Raises
+    ------
+    TaskError
+        Naming the column, the unseen levels and the known ones.
+    """
+    trained_dtypes, dtypes = trained._data.dtypes, task._data.dtypes
+    for col in task.feature_names:
+        known, now = trained_dtypes.get(col), dtypes[col]
+        if not isinstance(known, pd.CategoricalDtype) or not isinstance(now, pd.CategoricalDtype):
+            continue
+        if len(now.categories) == len(known.categories):
+            continue  # same levels (Task keeps the training levels first)
+        values = task.data(cols=[col])[col]
+        unseen = [v for v in pd.unique(values.dropna()) if v not in known.categories]
+        if unseen:
+            raise TaskError(
+                f"Learner '{owner}': factor column '{col}' has the level(s) "
+                f"{quote_list([str(v) for v in unseen])}, which the training data did not "
+                f"have (known: {quote_list([str(v) for v in known.categories])}). Map them "
+                'to known levels, or put po("fixfactors") (unseen levels become '
+                'missing) and an imputation such as po("imputemode") before the '
+                "network in the graph."
+            )

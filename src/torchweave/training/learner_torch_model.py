@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, final
 
 from torch import nn
 
@@ -19,6 +19,7 @@ from torchweave.training.learner_torch import LearnerTorch
 __all__ = ["LearnerTorchModel"]
 
 
+@final
 class LearnerTorchModel(LearnerTorch):
     """Trains a given ``torch.nn.Module`` with the torch learner machinery.
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import abc
+from typing import Any, final
 
 from torchweave.data.prediction import Prediction
 from torchweave.data.task import Task
@@ -67,6 +68,9 @@ def model_descriptor_to_learner(
 class PipeOpTorchModel(PipeOp):
     """Builds the network of a ModelDescriptor and trains a LearnerTorchModel on its task.
 
+    Abstract: the concrete operators are :class:`PipeOpTorchModelClassif` and
+    :class:`PipeOpTorchModelRegr`, which only name their task type.
+
     Input and output channels
     -------------------------
     input : ModelDescriptor at train, Task at predict.
@@ -98,10 +102,8 @@ class PipeOpTorchModel(PipeOp):
     1
     """
 
-    def __init__(
-        self, task_type: str, id: str = "torch_model", param_vals: dict[str, Any] | None = None
-    ) -> None:
-        self.learner = LearnerTorchModel(task_type=task_type, optimizer=UNSET, loss=UNSET)
+    def __init__(self, id: str, param_vals: dict[str, Any] | None = None) -> None:
+        self.learner = LearnerTorchModel(task_type=self.task_type, optimizer=UNSET, loss=UNSET)
         self.learner.callbacks = UNSET
         super().__init__(
             id,
@@ -111,6 +113,11 @@ class PipeOpTorchModel(PipeOp):
             output=[Channel("output", None, Prediction)],
             tags=("torch", "learner"),
         )
+
+    @property
+    @abc.abstractmethod
+    def task_type(self) -> str:
+        """The task type trained: ``"classif"`` or ``"regr"``."""
 
     @property
     def learner_model(self) -> LearnerTorchModel:
@@ -128,6 +135,7 @@ class PipeOpTorchModel(PipeOp):
         return [self.state.predict(inputs[0])]
 
 
+@final
 class PipeOpTorchModelClassif(PipeOpTorchModel):
     """Trains the network of a ModelDescriptor for classification (see PipeOpTorchModel).
 
@@ -151,9 +159,15 @@ class PipeOpTorchModelClassif(PipeOpTorchModel):
     """
 
     def __init__(self, id: str = "torch_model_classif", param_vals: dict[str, Any] | None = None):
-        super().__init__("classif", id=id, param_vals=param_vals)
+        super().__init__(id=id, param_vals=param_vals)
+
+    @property
+    def task_type(self) -> str:
+        """``"classif"``."""
+        return "classif"
 
 
+@final
 class PipeOpTorchModelRegr(PipeOpTorchModel):
     """Trains the network of a ModelDescriptor for regression (see PipeOpTorchModel).
 
@@ -177,7 +191,12 @@ class PipeOpTorchModelRegr(PipeOpTorchModel):
     """
 
     def __init__(self, id: str = "torch_model_regr", param_vals: dict[str, Any] | None = None):
-        super().__init__("regr", id=id, param_vals=param_vals)
+        super().__init__(id=id, param_vals=param_vals)
+
+    @property
+    def task_type(self) -> str:
+        """``"regr"``."""
+        return "regr"
 
 
 pipeops.register("torch_model_classif", PipeOpTorchModelClassif)
