@@ -133,3 +133,55 @@ def test_pin_memory_with_workers_on_cuda():
     np.testing.assert_allclose(
         pinned.predict(task).prob.to_numpy(), plain.predict(task).prob.to_numpy(), atol=1e-5
     )
+
+
+class HalfPrecision(tw.TrainLoop):
+    """float16 autocast around forward pass and loss, with a gradient scaler (loop hooks)."""
+
+    def wrap_compute_loss(self, compute_loss):
+        device = self.ctx.device.type
+
+        def autocast(x, y):
+            with torch.autocast(device, dtype=torch.float16):
+                return compute_loss(x, y)
+
+        return autocast
+
+    def make_backward(self):
+        self.scaler = torch.amp.GradScaler("cuda")
+        return lambda loss: self.scaler.scale(loss).backward()
+
+    def make_optimizer_step(self, optimizer):
+        def step():
+            self.scaler.step(optimizer)
+            self.scaler.update()
+
+        return step
+
+
+@needs_cuda
+def test_mixed_precision_hooks_train_on_cuda():
+    task = tw.tsk("penguins")
+    learner = penguin_graph("cuda", epochs=20)
+    learner.graph.pipeops["torch_model_classif"].learner.loop_class = HalfPrecision
+    learner.train(task)
+    assert learner.predict(task).score(tw.msr("classif.acc"))["classif.acc"] > 0.9
+
+
+@needs_cuda
+def test_early_stopping_reports_the_restored_epoch_on_cuda():
+    task = tw.tsk("penguins")
+    learner = penguin_graph("cuda", epochs=30, restore_best_weights=True).train(task)
+    model = learner.graph.pipeops["torch_model_classif"].state.model
+    assert model.best_epoch is not None and model.best_epoch <= model.epochs
+    assert learner.internal_valid_scores == {
+        f"torch_model_classif.{k}": v for k, v in model.best_scores.items()
+    }
+
+
+@needs_cuda
+def test_zero_rows_predict_on_cuda():
+    task = tw.tsk("penguins")
+    learner = penguin_graph("cuda").train(task)
+    empty = learner.predict(task, row_ids=[])
+    assert empty.prob.shape == (0, 3)
