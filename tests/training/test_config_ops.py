@@ -251,3 +251,32 @@ def test_clone_keeps_param_set_and_descriptor_together():
     twin_cbs.param_set.set_values(**{"check.freq": 9})
     assert twin_cbs.callbacks["check"].param_set.values == {"freq": 9}
     assert cbs.param_set.values == {}
+
+
+# --- PipeOpTorchModel: one final class, two named constructors --------------------------------
+def test_pipeop_torch_model_takes_the_task_type_as_in_mlr3torch():
+    op = tw.PipeOpTorchModel("regr")
+    assert (op.id, op.task_type, op.learner.task_type) == ("torch_model", "regr", "regr")
+    classif = tw.po("torch_model_classif", epochs=3)
+    assert type(classif) is tw.PipeOpTorchModel
+    assert (classif.id, classif.task_type, classif.param_set.values["epochs"]) == (
+        "torch_model_classif",
+        "classif",
+        3,
+    )
+    assert tw.PipeOpTorchModelRegr(id="m").id == "m"
+    with pytest.raises(InvalidParameterError, match="task_type must be 'classif' or 'regr'"):
+        tw.PipeOpTorchModel("surv")
+
+
+def test_a_graph_ending_in_a_plain_pipeop_torch_model_trains_and_predicts():
+    graph = (
+        tw.po("torch_ingress_num")
+        >> tw.nn("head")
+        >> tw.po("torch_loss", loss="cross_entropy")
+        >> tw.po("torch_optimizer", optimizer="adam")
+        >> tw.PipeOpTorchModel("classif", param_vals={"epochs": 1, "batch_size": 50, "seed": 1})
+    )
+    learner = tw.as_learner(graph).train(tw.tsk("iris"))
+    assert learner.model["torch_model"].model.epochs == 1
+    assert len(learner.predict(tw.tsk("iris")).response) == 150

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import abc
 from typing import Any, final
 
 from torchweave.data.prediction import Prediction
@@ -65,15 +64,17 @@ def model_descriptor_to_learner(
     return learner
 
 
+@final
 class PipeOpTorchModel(PipeOp):
     """Builds the network of a ModelDescriptor and trains a LearnerTorchModel on its task.
 
-    Abstract: the concrete operators are :class:`PipeOpTorchModelClassif` and
-    :class:`PipeOpTorchModelRegr`, which only name their task type.
+    ``po("torch_model_classif")`` and ``po("torch_model_regr")`` are this operator with
+    their task type and id (:func:`PipeOpTorchModelClassif`,
+    :func:`PipeOpTorchModelRegr`).
 
     Input and output channels
     -------------------------
-    input : ModelDescriptor at train, Task at predict.
+    input : ModelDescriptor at train, Task of ``task_type`` at predict.
     output : nothing at train, a Prediction at predict.
 
     State
@@ -83,10 +84,20 @@ class PipeOpTorchModel(PipeOp):
 
     Parameters
     ----------
-    The torch learner's parameters (``epochs``, ``batch_size``, ``device``, ``seed``,
-    ``measures_valid``, ``patience``, ...). The loss, optimizer and callbacks come from
-    the ModelDescriptor (``po("torch_loss")``, ``po("torch_optimizer")``,
-    ``po("torch_callbacks")``).
+    task_type : {"classif", "regr"}
+        The task type trained.
+    id : str, default "torch_model"
+        Operator id.
+    param_vals : dict, optional
+        The torch learner's parameters (``epochs``, ``batch_size``, ``device``, ``seed``,
+        ``measures_valid``, ``patience``, ...). The loss, optimizer and callbacks come
+        from the ModelDescriptor (``po("torch_loss")``, ``po("torch_optimizer")``,
+        ``po("torch_callbacks")``).
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``task_type`` is neither ``"classif"`` nor ``"regr"``.
 
     Examples
     --------
@@ -100,10 +111,19 @@ class PipeOpTorchModel(PipeOp):
     >>> learner = tw.as_learner(graph).train(tw.tsk("iris"))
     >>> learner.model["torch_model_classif"].model.epochs
     1
+    >>> tw.PipeOpTorchModel("regr").id
+    'torch_model'
     """
 
-    def __init__(self, id: str, param_vals: dict[str, Any] | None = None) -> None:
-        self.learner = LearnerTorchModel(task_type=self.task_type, optimizer=UNSET, loss=UNSET)
+    def __init__(
+        self, task_type: str, id: str = "torch_model", param_vals: dict[str, Any] | None = None
+    ) -> None:
+        if task_type not in ("classif", "regr"):
+            raise InvalidParameterError(
+                f"PipeOp '{id}': task_type must be 'classif' or 'regr'. Got {task_type!r}."
+            )
+        self.task_type = task_type
+        self.learner = LearnerTorchModel(task_type=task_type, optimizer=UNSET, loss=UNSET)
         self.learner.callbacks = UNSET
         super().__init__(
             id,
@@ -113,11 +133,6 @@ class PipeOpTorchModel(PipeOp):
             output=[Channel("output", None, Prediction)],
             tags=("torch", "learner"),
         )
-
-    @property
-    @abc.abstractmethod
-    def task_type(self) -> str:
-        """The task type trained: ``"classif"`` or ``"regr"``."""
 
     @property
     def learner_model(self) -> LearnerTorchModel:
@@ -135,21 +150,22 @@ class PipeOpTorchModel(PipeOp):
         return [self.state.predict(inputs[0])]
 
 
-@final
-class PipeOpTorchModelClassif(PipeOpTorchModel):
-    """Trains the network of a ModelDescriptor for classification (see PipeOpTorchModel).
-
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, TaskClassif at predict. output : None / Prediction.
-
-    State
-    -----
-    The trained LearnerTorchModel.
+def PipeOpTorchModelClassif(
+    id: str = "torch_model_classif", param_vals: dict[str, Any] | None = None
+) -> PipeOpTorchModel:
+    """``po("torch_model_classif")``: :class:`PipeOpTorchModel` for classification.
 
     Parameters
     ----------
-    The torch learner's parameters.
+    id : str, default "torch_model_classif"
+        Operator id.
+    param_vals : dict, optional
+        The torch learner's parameters.
+
+    Returns
+    -------
+    PipeOpTorchModel
+        With ``task_type="classif"``.
 
     Examples
     --------
@@ -157,46 +173,33 @@ class PipeOpTorchModelClassif(PipeOpTorchModel):
     >>> tw.po("torch_model_classif").id
     'torch_model_classif'
     """
-
-    def __init__(self, id: str = "torch_model_classif", param_vals: dict[str, Any] | None = None):
-        super().__init__(id=id, param_vals=param_vals)
-
-    @property
-    def task_type(self) -> str:
-        """``"classif"``."""
-        return "classif"
+    return PipeOpTorchModel("classif", id=id, param_vals=param_vals)
 
 
-@final
-class PipeOpTorchModelRegr(PipeOpTorchModel):
-    """Trains the network of a ModelDescriptor for regression (see PipeOpTorchModel).
-
-    Input and output channels
-    -------------------------
-    input : ModelDescriptor at train, TaskRegr at predict. output : None / Prediction.
-
-    State
-    -----
-    The trained LearnerTorchModel.
+def PipeOpTorchModelRegr(
+    id: str = "torch_model_regr", param_vals: dict[str, Any] | None = None
+) -> PipeOpTorchModel:
+    """``po("torch_model_regr")``: :class:`PipeOpTorchModel` for regression.
 
     Parameters
     ----------
-    The torch learner's parameters.
+    id : str, default "torch_model_regr"
+        Operator id.
+    param_vals : dict, optional
+        The torch learner's parameters.
+
+    Returns
+    -------
+    PipeOpTorchModel
+        With ``task_type="regr"``.
 
     Examples
     --------
     >>> import torchweave as tw
-    >>> tw.po("torch_model_regr").id
-    'torch_model_regr'
+    >>> tw.po("torch_model_regr").task_type
+    'regr'
     """
-
-    def __init__(self, id: str = "torch_model_regr", param_vals: dict[str, Any] | None = None):
-        super().__init__(id=id, param_vals=param_vals)
-
-    @property
-    def task_type(self) -> str:
-        """``"regr"``."""
-        return "regr"
+    return PipeOpTorchModel("regr", id=id, param_vals=param_vals)
 
 
 pipeops.register("torch_model_classif", PipeOpTorchModelClassif)
