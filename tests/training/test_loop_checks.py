@@ -69,6 +69,23 @@ def test_an_exception_in_a_callback_keeps_its_type_and_names_callback_and_stage(
     assert f"raised in callback 'boom' at stage '{stage}'" in notes
 
 
+def test_an_exception_in_a_validation_stage_names_the_validation_batch():
+    def boom(self):
+        if self.ctx.step_valid == 2:
+            raise KeyError("missing")
+
+    learner = iris_learner(
+        callbacks=[tw.torch_callback("boom", on_batch_valid_end=boom)],
+        measures_valid="classif.ce",
+        validate="predefined",
+        batch_size=10,
+    )
+    with pytest.raises(KeyError) as info:
+        learner.train(iris_with_valid())
+    notes = "\n".join(getattr(info.value, "__notes__", []))
+    assert "at stage 'on_batch_valid_end', epoch 1, validation batch 2)" in notes
+
+
 def test_an_exception_outside_the_callbacks_gets_no_callback_note():
     class Broken(nn.Linear):
         def forward(self, x):

@@ -431,9 +431,12 @@ class TrainLoop:
     def _note(self, exc: BaseException, fn: Any, stage: str) -> None:
         cb_id = self._owner.get(id(getattr(fn, "__self__", None)))
         if cb_id is not None:
+            ctx = self.ctx
+            where = (
+                f"validation batch {ctx.step_valid}" if "valid" in stage else f"batch {ctx.step}"
+            )
             exc.add_note(
-                f"(raised in callback '{cb_id}' at stage '{stage}', epoch {self.ctx.epoch}, "
-                f"batch {self.ctx.step})"
+                f"(raised in callback '{cb_id}' at stage '{stage}', epoch {ctx.epoch}, {where})"
             )
 
 
