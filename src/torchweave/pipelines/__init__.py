@@ -1,7 +1,7 @@
 """Pipelines (mlr3pipelines): PipeOp, Graph, GraphLearner, selectors and operators."""
 
 from torchweave.learners.convert import register_learner_converter
-from torchweave.pipelines.graph import Edge, Graph, as_graph, concat_graphs, gunion
+from torchweave.pipelines.graph import Edge, Graph, Port, as_graph, concat_graphs, gunion
 from torchweave.pipelines.graph_learner import GraphLearner
 from torchweave.pipelines.ops import *  # noqa: F403
 from torchweave.pipelines.ops import __all__ as _ops_all
@@ -34,6 +34,7 @@ __all__ = [
     "GraphLearner",
     "PipeOp",
     "PipeOpTaskPreproc",
+    "Port",
     "Selector",
     "as_graph",
     "concat_graphs",
