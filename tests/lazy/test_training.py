@@ -239,3 +239,9 @@ def test_lazy_column_trains_on_cuda_and_predicts_on_the_cpu_after_pickling(tenso
     restored = pickle.loads(pickle.dumps(learner))
     restored.graph.pipeops["torch_model_classif"].state.param_set.set_values(device="cpu")
     assert list(restored.predict(task, row_ids=TEST).response) == list(pred.response)
+
+
+def test_auto_trains_lazy_columns_batch_by_batch_without_freezing_augmentations():
+    graph = conv_graph(PipeOpPreprocTorchAugmentFlip(), epochs=1)  # tensor_dataset="auto"
+    learner = tw.as_learner(graph).train(image_task(n=20))  # warnings are errors here
+    assert learner.base_learner().model.data_path == "loader"
