@@ -594,6 +594,10 @@ def normalize(x: Tensor, mean: float | Sequence[float], std: float | Sequence[fl
             stds * channels if len(stds) == 1 else stds,
         )
     xf = x if x.is_floating_point() else x.to(torch.float32)
+    if _is_num(mean) and _is_num(std) and xf.dtype in (torch.float32, torch.float64):
+        # One value for every channel: scalars broadcast as the (1, 1, ...) tensors
+        # would, with the same float results and no tensors built per batch.
+        return (xf - float(mean)) / float(std)  # type: ignore[arg-type]
     view = (1, -1, *([1] * (x.ndim - 2)))
     m = torch.tensor(_channel_values(mean), dtype=xf.dtype, device=xf.device).view(view)
     s = torch.tensor(_channel_values(std), dtype=xf.dtype, device=xf.device).view(view)
