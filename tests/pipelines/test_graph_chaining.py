@@ -210,3 +210,17 @@ def test_errors_leave_the_operands_unchanged():
     assert a.ids() == ["x", "y"]
     assert len(a.edge_records()) == 1
     assert a.train(1) == {"y.output": 4}
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_sharing_graphs_copied_together_stay_independent(how):
+    a = Counted("x") >> Counted("y")
+    b = a >> Counted("z")
+    pair = [a, b]
+    a2, b2 = copy.deepcopy(pair) if how == "deepcopy" else pickle.loads(pickle.dumps(pair))
+    a2.param_set.set_values({"x.factor": 7})
+    a2.train(1)
+    assert b2.param_set.values["x.factor"] == 2
+    assert not b2.is_trained
+    assert b2.train(1) == {"z.output": 8}
+    assert a.param_set.values["x.factor"] == 2 and not a.is_trained

@@ -174,9 +174,11 @@ class Graph:
         return self
 
     def __getstate__(self) -> dict[str, Any]:
+        # Pickled together, two graphs of a group would come back sharing operator
+        # objects outside any group: each takes its own copies first.
+        self._own_ops(expose=False)
         state = dict(self.__dict__)
-        state["_cow_group"] = None  # an unpickled graph holds fresh operator objects
-        state["_ops_exposed"] = False
+        state["_cow_group"] = None
         state["_open_outputs"] = None
         return state
 
@@ -581,6 +583,7 @@ class Graph:
 
     # --- copying, composition, printing ------------------------------------------------
     def __deepcopy__(self, memo: dict[int, Any]) -> Graph:
+        self._own_ops(expose=False)  # as in __getstate__: copies share one memo
         new = Graph()
         memo[id(self)] = new
         new._pipeops = {k: copy.deepcopy(op, memo) for k, op in self._pipeops.items()}
