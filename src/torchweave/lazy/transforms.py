@@ -157,6 +157,8 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_num(value: Any) -> bool:
+    if type(value) is float or type(value) is int:  # the common case, without the ABC check
+        return True
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
@@ -320,7 +322,7 @@ def _need_rgb(shape: Shape, op: str) -> None:
 
 
 def _shape_of(x: Tensor) -> Shape:
-    return tuple(int(d) for d in x.shape)
+    return tuple(x.shape)  # torch.Size holds ints
 
 
 def _int_pair(value: int | Sequence[int]) -> tuple[int, int]:
