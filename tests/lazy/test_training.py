@@ -239,3 +239,29 @@ def test_lazy_column_trains_on_cuda_and_predicts_on_the_cpu_after_pickling(tenso
     restored = pickle.loads(pickle.dumps(learner))
     restored.graph.pipeops["torch_model_classif"].state.param_set.set_values(device="cpu")
     assert list(restored.predict(task, row_ids=TEST).response) == list(pred.response)
+
+
+def test_auto_trains_lazy_columns_batch_by_batch_without_freezing_augmentations():
+    graph = conv_graph(PipeOpPreprocTorchAugmentFlip(), epochs=1)  # tensor_dataset="auto"
+    learner = tw.as_learner(graph).train(image_task(n=20))  # warnings are errors here
+    assert learner.base_learner().model.data_path == "loader"
+
+
+def test_task_dataset_builds_lazy_batches_from_row_positions_like_the_batchgetter():
+    task = image_task(n=12)
+    graph = PipeOpPreprocTorchAugmentFlip() >> tw.po("torch_ingress_ltnsr", feature_name="image")
+    md = graph.train(task)["torch_ingress_ltnsr.output"]
+    dataset = TaskDataset(md.task, md.ingress)
+    (name,) = md.ingress
+    assert set(dataset.row_getters) == {name}  # no pandas slicing per batch
+    positions = [7, 2, 2, 11, 0]
+    torch.manual_seed(3)
+    got = dataset.__getitems__(positions)["x"][name]
+    torch.manual_seed(3)
+    frame = dataset.frames[name].iloc[positions]
+    expected = md.ingress[name].batchgetter(frame, cache={})
+    assert got.shape == (5, 1, 8, 8)
+    assert torch.equal(got, expected)
+    restored = pickle.loads(pickle.dumps(dataset))  # spawned DataLoader workers pickle it
+    torch.manual_seed(3)
+    assert torch.equal(restored.__getitems__(positions)["x"][name], expected)

@@ -455,3 +455,15 @@ def test_torchvision_dispatch_matches_torch(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(tf, "_TV_ENABLED", False)
     for (fn, kw), expected in zip(calls, with_tv, strict=True):
         torch.testing.assert_close(fn(x, **kw), expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.uint8])
+def test_normalize_with_one_mean_and_std_equals_the_per_channel_form(dtype: torch.dtype) -> None:
+    g = torch.Generator().manual_seed(5)
+    x = (torch.rand(16, 3, 4, 4, generator=g) * 200).to(dtype)
+    scalar = tf.normalize(x, 0.3123, 0.27771)
+    channels = tf.normalize(x, [0.3123] * 3, [0.27771] * 3)
+    assert scalar.dtype == channels.dtype == (torch.float32 if dtype == torch.uint8 else dtype)
+    assert torch.equal(scalar, channels)
+    with pytest.raises(InvalidParameterError, match="'std' parameter of trafo_normalize"):
+        tf.normalize(x, 0.5, 0.0)

@@ -12,6 +12,7 @@ import functools
 import itertools
 import math
 import os
+import pickle
 import sys
 import warnings
 
@@ -23,7 +24,7 @@ from torch import nn
 
 import torchweave as tw
 from torchweave.errors import InvalidParameterError
-from torchweave.training.dataset import SliceLoader
+from torchweave.training.dataset import SliceLoader, identity_collate
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 CUDA = torch.cuda.is_available()
@@ -227,7 +228,7 @@ def test_every_parameter_of_the_seed_page_exists_on_the_pipeop(key):
         "min_delta": 0.0,
         "restore_best_weights": False,
         "shuffle": True,
-        "tensor_dataset": False,
+        "tensor_dataset": "auto",  # issue 20: mlr3torch's init is False
         "jit_trace": False,
     }
 
@@ -528,7 +529,7 @@ def test_seeded_training_and_prediction_leave_the_global_torch_rng_alone(seed):
 
 # --- tensor_dataset -------------------------------------------------------------------------------
 @pytest.mark.parametrize("shuffle", [False, True])
-@pytest.mark.parametrize("tensor_dataset", [True, "device"])
+@pytest.mark.parametrize("tensor_dataset", [True, "device", "auto"])
 def test_tensor_dataset_gives_the_same_model_as_lazy_loading(tensor_dataset, shuffle):
     task = tw.tsk("iris")
     task.internal_valid_task = task.row_ids[::5]
@@ -548,6 +549,7 @@ def test_tensor_dataset_gives_the_same_model_as_lazy_loading(tensor_dataset, shu
     )
     pd.testing.assert_frame_equal(lazy.predict(task).prob, loaded.predict(task).prob)
     assert probe(lazy)["batches"] == probe(loaded)["batches"]
+    assert (lazy.model.data_path, loaded.model.data_path) == ("loader", "preloaded")
 
 
 def test_tensor_dataset_preloads_into_a_slice_loader():
@@ -565,6 +567,82 @@ def test_tensor_dataset_preloads_into_a_slice_loader():
     # the validation data is preloaded too
     assert isinstance(probe(loaded)["loader_valid"], SliceLoader)
     assert probe(loaded)["loader_valid"].dataset.n == 30
+
+
+def test_auto_is_the_init_and_preloads_in_memory_data_into_a_slice_loader():
+    task = tw.tsk("iris")
+    task.internal_valid_task = task.row_ids[::5]
+    learner = iris_learner(validate="predefined", measures_valid="classif.ce").train(task)
+    assert learner.param_set.values["tensor_dataset"] == "auto"
+    assert learner.model.data_path == "preloaded"
+    assert "* Data:  preloaded" in repr(learner.model)
+    assert isinstance(probe(learner)["loader"], SliceLoader)
+    assert probe(learner)["loader"].dataset.x["x"].shape == (120, 4)
+    assert isinstance(probe(learner)["loader_valid"], SliceLoader)
+    restored = pickle.loads(pickle.dumps(learner))
+    assert restored.model.data_path == "preloaded"
+    forced = iris_learner(tensor_dataset=False).train(tw.tsk("iris"))
+    assert forced.model.data_path == "loader"
+    assert "* Data:  loader" in repr(forced.model)
+
+
+def _sequential_sampler(dataset):
+    return torch.utils.data.SequentialSampler(dataset)
+
+
+def _batches_of_50(dataset):
+    return torch.utils.data.BatchSampler(range(len(dataset)), 50, drop_last=False)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"sampler": _sequential_sampler},
+        {"batch_sampler": _batches_of_50},
+        {"num_workers": 1},
+        {"collate_fn": identity_collate},
+        {"num_workers": 1, "worker_globals": {"TW_AUTO": 1}},
+    ],
+    ids=["sampler", "batch_sampler", "num_workers", "collate_fn", "worker_globals"],
+)
+def test_auto_keeps_the_loader_when_a_setting_needs_a_dataloader(params):
+    task, net = tw.tsk("iris"), nn.Linear(4, 3)  # one template: the same initial weights
+    auto = iris_learner(net, **params, epochs=1).train(task)
+    assert auto.model.data_path == "loader"
+    assert isinstance(probe(auto)["loader"], torch.utils.data.DataLoader)
+    loader = iris_learner(net, **params, epochs=1, tensor_dataset=False).train(task)
+    assert_same_weights(auto.model.network, loader.model.network)
+
+
+def test_auto_keeps_the_loader_above_the_memory_budget(monkeypatch):
+    import torchweave.training.dataloader as dataloader_module
+
+    # iris: 150 rows x 4 float32 features + 150 int64 classes = 2400 + 1200 bytes
+    assert dataloader_module.PRELOAD_BUDGET_BYTES == 2**30
+    monkeypatch.setattr(dataloader_module, "PRELOAD_BUDGET_BYTES", 3600)
+    assert iris_learner(epochs=1).train(tw.tsk("iris")).model.data_path == "preloaded"
+    monkeypatch.setattr(dataloader_module, "PRELOAD_BUDGET_BYTES", 3599)
+    over = iris_learner(epochs=1).train(tw.tsk("iris"))
+    assert over.model.data_path == "loader"
+    assert isinstance(probe(over)["loader"], torch.utils.data.DataLoader)
+
+
+def _noisy_batchgetter(frame: pd.DataFrame) -> torch.Tensor:
+    """Not row-wise cacheable: new noise for every batch."""
+    values = torch.tensor(frame.to_numpy(dtype="float32"))
+    return values + 0.01 * torch.randn_like(values)
+
+
+def test_auto_keeps_the_loader_for_batchgetters_that_run_per_batch():
+    learner = tw.LearnerTorchModel(
+        network=nn.Linear(4, 3),
+        ingress_tokens={"x": tw.TorchIngressToken(FEATURES, _noisy_batchgetter, (None, 4))},
+        task_type="classif",
+        callbacks=[PROBE],
+    ).configure(epochs=2, batch_size=32, device="cpu", seed=1)
+    learner.train(tw.tsk("iris"))
+    assert learner.model.data_path == "loader"
+    assert not isinstance(probe(learner)["loader"], SliceLoader)
 
 
 # --- measures_train, measures_valid, eval_freq --------------------------------------------------
@@ -997,17 +1075,21 @@ def test_pin_memory_reaches_the_data_loader_and_training_works_on_cpu():
     assert isinstance(loader, torch.utils.data.DataLoader)
     assert loader.pin_memory is True
     assert learner.model.epochs == 2
-    assert probe(iris_learner().train(tw.tsk("iris")))["loader"].pin_memory is False
+    # the loader path's DataLoader (the defaults preload iris: see test_auto_preloads...)
+    default_loader = iris_learner(tensor_dataset=False).train(tw.tsk("iris"))
+    assert probe(default_loader)["loader"].pin_memory is False
+    assert learner.model.data_path == "loader"  # pin_memory needs a DataLoader
 
 
 # --- num_workers, timeout, worker_init_fn, worker_globals, worker_packages ------------------------
 def test_num_workers_loads_in_worker_processes_with_the_same_result():
     task = tw.tsk("iris")
     common = {"network": _dropout_net(), "shuffle": True, "epochs": 2, "batch_size": 50}
-    in_process = iris_learner(**common, num_workers=0).train(task)
+    in_process = iris_learner(**common, num_workers=0, tensor_dataset=False).train(task)
     workers = iris_learner(**common, num_workers=1).train(task)
     assert probe(workers)["loader"].num_workers == 1
     assert probe(in_process)["loader"].num_workers == 0
+    assert workers.model.data_path == "loader"  # "auto" keeps the loader for workers
     assert probe(workers)["batches"] == probe(in_process)["batches"]
     assert probe(workers)["index_type"] is torch.Tensor  # also when it came from a worker
     assert_same_weights(in_process.model.network, workers.model.network)
@@ -1034,7 +1116,8 @@ def test_timeout_reaches_the_data_loader():
     learner = iris_learner(num_workers=1, timeout=7.5, epochs=1, batch_size=75)
     learner.train(tw.tsk("iris"))
     assert probe(learner)["loader"].timeout == 7.5
-    assert probe(iris_learner(epochs=1).train(tw.tsk("iris")))["loader"].timeout == 0
+    plain = iris_learner(epochs=1, tensor_dataset=False).train(tw.tsk("iris"))
+    assert probe(plain)["loader"].timeout == 0
 
 
 def write_worker_info(folder: str, worker_id: int, module: str = "wave") -> None:

@@ -42,7 +42,8 @@ def check_lazy_training(task: Task, param_vals: Mapping[str, Any], learner_id: s
     if not lazy:
         return
     head = task.data(rows=task.row_ids[:1], cols=lazy)
-    preload = param_vals.get("tensor_dataset", False) is not False
+    # "auto" never preloads lazy tensors, so only True and "device" freeze augmentations.
+    preload = param_vals.get("tensor_dataset", "auto") in (True, "device")
     for name in lazy:
         array = head[name].array
         if not isinstance(array, LazyTensorArray) or array.data_descriptor is None:

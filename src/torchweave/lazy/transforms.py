@@ -157,6 +157,8 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_num(value: Any) -> bool:
+    if type(value) is float or type(value) is int:  # the common case, without the ABC check
+        return True
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
@@ -320,7 +322,7 @@ def _need_rgb(shape: Shape, op: str) -> None:
 
 
 def _shape_of(x: Tensor) -> Shape:
-    return tuple(int(d) for d in x.shape)
+    return tuple(x.shape)  # torch.Size holds ints
 
 
 def _int_pair(value: int | Sequence[int]) -> tuple[int, int]:
@@ -594,6 +596,10 @@ def normalize(x: Tensor, mean: float | Sequence[float], std: float | Sequence[fl
             stds * channels if len(stds) == 1 else stds,
         )
     xf = x if x.is_floating_point() else x.to(torch.float32)
+    if _is_num(mean) and _is_num(std) and xf.dtype in (torch.float32, torch.float64):
+        # One value for every channel: scalars broadcast as the (1, 1, ...) tensors
+        # would, with the same float results and no tensors built per batch.
+        return (xf - float(mean)) / float(std)  # type: ignore[arg-type]
     view = (1, -1, *([1] * (x.ndim - 2)))
     m = torch.tensor(_channel_values(mean), dtype=xf.dtype, device=xf.device).view(view)
     s = torch.tensor(_channel_values(std), dtype=xf.dtype, device=xf.device).view(view)

@@ -10,6 +10,7 @@ import builtins
 import copy
 import graphlib
 import os
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -92,6 +93,101 @@ class Graph:
         self._pipeops: dict[str, PipeOp] = {}
         self._edges: list[Edge] = []
         self._order_cache: tuple[Any, list[str]] | None = None
+        # Copy on write (see _share_copy): the graphs that may hold some of this graph's
+        # operator objects, which none of them changes while they are shared.
+        self._cow_group: weakref.WeakSet[Graph] | None = None
+        # Whether operator objects of this graph may be referenced from outside it (handed
+        # out, or taken in without a copy); such a graph is copied, never shared.
+        self._ops_exposed = False
+        # The unconnected output ports, when ``>>`` knows them without a search: keyed by
+        # the numbers of operators and edges (a graph only grows, see ids()).
+        self._open_outputs: tuple[tuple[int, int], tuple[Port, ...]] | None = None
+
+    # --- copy on write ------------------------------------------------------------------
+    # ``>>`` and ``as_graph`` must not let the result share mutable state with an operand.
+    # Deep-copying the growing left operand at every ``>>`` made chaining quadratic, so a
+    # graph that never handed out its operators is copied by sharing them instead: both
+    # graphs join a group, and a graph about to hand out or change its operators first
+    # replaces, by clones, those that another live member of its group still holds. An
+    # operator object held by two graphs is therefore never changed, and a temporary graph
+    # (the ``x >> y`` inside ``x >> y >> z``, or the old value of a rebound name) drops out
+    # of the group when it is collected, so its successor keeps the operators uncloned.
+
+    def _share_copy(self) -> Graph:
+        """A copy that shares the (unchanged) operator objects until one side changes them."""
+        new = Graph()
+        new._pipeops = dict(self._pipeops)
+        new._edges = list(self._edges)
+        new._order_cache = self._order_cache
+        new._open_outputs = self._open_outputs
+        if self._cow_group is None:
+            self._cow_group = weakref.WeakSet([self])
+        self._cow_group.add(new)
+        new._cow_group = self._cow_group
+        return new
+
+    def _snapshot(self) -> Graph:
+        """A graph equal to this one that shares nothing observable with it."""
+        return self.clone() if self._ops_exposed else self._share_copy()
+
+    def _own_ops(self, expose: bool = True) -> None:
+        """Clone the operators another live graph of the group holds, then leave the group.
+
+        Called before the operators are handed out or changed; ``expose`` marks that
+        they may be referenced from outside from now on.
+        """
+        group = self._cow_group
+        if group is not None:
+            held = {id(op) for g in list(group) if g is not self for op in g._pipeops.values()}
+            for op_id, op in list(self._pipeops.items()):
+                if id(op) in held:
+                    self._pipeops[op_id] = op.clone()
+            group.discard(self)
+            self._cow_group = None
+        if expose:
+            self._ops_exposed = True
+
+    def _join_group(self, other: Graph) -> None:
+        """Put ``self`` into ``other``'s copy-on-write group (``self`` now holds its operators)."""
+        theirs = other._cow_group
+        if theirs is None:
+            return
+        mine = self._cow_group
+        if mine is None:
+            theirs.add(self)
+            self._cow_group = theirs
+            return
+        if mine is theirs:
+            return
+        small, large = (mine, theirs) if len(mine) < len(theirs) else (theirs, mine)
+        for member in list(small):
+            member._cow_group = large
+            large.add(member)
+
+    def _absorb(self, other: Graph) -> Graph:
+        """Add the operators and edges of ``other``, a graph nobody else holds (ids new)."""
+        self._check_new_ids(other._pipeops)
+        self._pipeops.update(other._pipeops)
+        self._edges.extend(other._edges)
+        self._join_group(other)
+        self._ops_exposed = self._ops_exposed or other._ops_exposed
+        return self
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickled together, two graphs of a group would come back sharing operator
+        # objects outside any group: each takes its own copies first.
+        self._own_ops(expose=False)
+        state = dict(self.__dict__)
+        state["_cow_group"] = None
+        state["_open_outputs"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("_order_cache", None)
+        self.__dict__.setdefault("_cow_group", None)
+        self.__dict__.setdefault("_ops_exposed", False)
+        self.__dict__.setdefault("_open_outputs", None)
 
     # --- building -----------------------------------------------------------------------
     def add_pipeop(self, op: PipeOp | Graph, clone: bool = True) -> Graph:
@@ -124,6 +220,8 @@ class Graph:
             )
         self._check_new_ids([op.id])
         self._pipeops[op.id] = op.clone() if clone else op
+        if not clone:
+            self._ops_exposed = True  # the caller holds the operator
         return self
 
     def add_graph(self, other: Graph, clone: bool = True, share: bool = False) -> Graph:
@@ -168,7 +266,13 @@ class Graph:
             )
         if other is self:
             raise GraphError("A graph cannot be added to itself; add a clone of it.")
-        source = other.clone() if clone else other
+        if clone:
+            source = other.clone()
+        else:
+            # Both graphs hold the operators from now on, outside the copy-on-write scheme.
+            other._own_ops()
+            self._ops_exposed = True
+            source = other
         new_ops = dict(source._pipeops)
         if share:
             shared = [k for k in new_ops if k in self._pipeops]
@@ -262,14 +366,7 @@ class Graph:
             raise GraphError(
                 f"Input channel '{in_ch.name}' of PipeOp '{dst_id}' is connected already."
             )
-        for phase in ("train", "predict"):
-            produced, accepted = getattr(out_ch, phase), getattr(in_ch, phase)
-            if not types_compatible(produced, accepted):
-                raise ChannelTypeError(
-                    f"Cannot connect output '{out_ch.name}' of PipeOp '{src_id}' to input "
-                    f"'{in_ch.name}' of PipeOp '{dst_id}': at {phase} time '{src_id}' gives "
-                    f"{type_name(produced)} but '{dst_id}' takes {type_name(accepted)}."
-                )
+        _check_channel_types(Port(src_id, out_ch), Port(dst_id, in_ch))
         if self.reaches(dst_id, src_id):
             raise GraphError(
                 f"Connecting '{src_id}' to '{dst_id}' would make the graph contain a cycle."
@@ -296,6 +393,7 @@ class Graph:
     @property
     def pipeops(self) -> Mapping[str, PipeOp]:
         """The operators by id, in insertion order (a read-only view; see :meth:`add_pipeop`)."""
+        self._own_ops()
         return MappingProxyType(self._pipeops)
 
     @property
@@ -424,6 +522,7 @@ class Graph:
         return self._execute(input, "predict")
 
     def _execute(self, input: Any, phase: str) -> dict[str, Any]:
+        self._own_ops()  # training changes the operators; outputs may reference them
         ports = self.input_ports()
         if not ports:
             raise GraphError("The graph has no unconnected input channel to feed.")
@@ -459,6 +558,7 @@ class Graph:
     @property
     def param_set(self) -> ParamSetCollection:
         """Every operator's parameters as ``"<op id>.<param>"``, read and written through."""
+        self._own_ops()
         return ParamSetCollection(
             lambda: {op_id: op.param_set for op_id, op in self._pipeops.items()},
             owner="graph",
@@ -467,10 +567,12 @@ class Graph:
     @property
     def state(self) -> dict[str, Any]:
         """Each operator's state, by id."""
+        self._own_ops()
         return {op_id: op.state for op_id, op in self._pipeops.items()}
 
     @state.setter
     def state(self, states: Mapping[str, Any]) -> None:
+        self._own_ops()
         for op_id, op in self._pipeops.items():
             op.state = states.get(op_id)
 
@@ -481,6 +583,7 @@ class Graph:
 
     # --- copying, composition, printing ------------------------------------------------
     def __deepcopy__(self, memo: dict[int, Any]) -> Graph:
+        self._own_ops(expose=False)  # as in __getstate__: copies share one memo
         new = Graph()
         memo[id(self)] = new
         new._pipeops = {k: copy.deepcopy(op, memo) for k, op in self._pipeops.items()}
@@ -491,7 +594,9 @@ class Graph:
         """An independent copy (operators, edges and states)."""
         if deep:
             return copy.deepcopy(self)
+        self._own_ops()  # the two graphs share their operators, on purpose
         new = Graph()
+        new._ops_exposed = True
         new._pipeops = dict(self._pipeops)
         new._edges = list(self._edges)
         return new
@@ -553,7 +658,7 @@ def as_graph(x: Any, clone: bool = True) -> Graph:
         Copy, so the graph is independent of ``x``.
     """
     if isinstance(x, Graph):
-        return x.clone() if clone else x
+        return x._snapshot() if clone else x
     if isinstance(x, PipeOp):
         return Graph().add_pipeop(x, clone=clone)
     if isinstance(x, list | tuple):
@@ -574,7 +679,11 @@ def gunion(graphs: list[Any], clone: bool = True) -> Graph:
     """
     out = Graph()
     for member in graphs:
-        out.add_graph(as_graph(member, clone=clone), clone=False)
+        part = as_graph(member, clone=clone)
+        if clone:
+            out._absorb(part)  # ``part`` is a new graph only ``out`` holds
+        else:
+            out.add_graph(part, clone=False)
     return out
 
 
@@ -584,13 +693,16 @@ def concat_graphs(left: Any, right: Any) -> Graph:
     Outputs and inputs are paired in order when their numbers match; one output is
     fanned out to every input; several outputs all go into a single vararg input.
     """
+    # Both sides are new graphs that only this call holds (see Graph._share_copy), so
+    # ``g1`` becomes the result, and ``g2`` is merged into it without another copy.
     g1, g2 = as_graph(left), as_graph(right)
-    outs, ins = g1.output_ports(), g2.input_ports()
+    outs, ins = _open_ports(g1, "output"), _open_ports(g2, "input")
     if not outs:
         raise GraphError("The left side of >> has no unconnected output channel.")
     if not ins:
         raise GraphError("The right side of >> has no unconnected input channel.")
-    graph = gunion([g1, g2], clone=False)
+    g2_outs = _open_ports(g2, "output")
+    graph = g1._absorb(g2)
     if len(ins) == 1 and ins[0].channel.name == VARARG:
         pairs = [(o, ins[0]) for o in outs]
     elif len(outs) == len(ins):
@@ -604,8 +716,59 @@ def concat_graphs(left: Any, right: Any) -> Graph:
             "must match, or one side must have a single channel."
         )
     for out, inp in pairs:
-        graph.add_edge(out.op_id, inp.op_id, out.channel.name, inp.channel.name)
+        _check_channel_types(out, inp)
+    # The two sides are disjoint and every input is unconnected: no edge can clash with
+    # another or close a cycle, so the edges are added without add_edge's search.
+    graph._edges.extend(Edge(o.op_id, o.channel.name, i.op_id, i.channel.name) for o, i in pairs)
+    # Remember the result's open outputs for the next ``>>`` of a chain: every output of
+    # ``g1`` is connected now and no edge leaves ``g2``, so they are ``g2``'s (when there
+    # is one, whose place in the topological order does not matter).
+    if len(g2_outs) == 1:
+        graph._open_outputs = ((len(graph._pipeops), len(graph._edges)), g2_outs)
     return graph
+
+
+def _open_ports(graph: Graph, side: str) -> tuple[Port, ...]:
+    """``graph.output_ports()`` or ``graph.input_ports()``, without sorting a single port.
+
+    The topological order only matters when there are several ports, and sorting at
+    every ``>>`` of a chain would cost time linear in its length.
+    """
+    ops = graph._pipeops
+    if side == "output":
+        hint = graph._open_outputs
+        if hint is not None and hint[0] == (len(ops), len(graph._edges)):
+            return hint[1]
+        connected = {(e.src_id, e.src_channel) for e in graph._edges}
+        candidates = [
+            Port(op_id, ch)
+            for op_id, op in ops.items()
+            for ch in op.output
+            if (op_id, ch.name) not in connected
+        ]
+    else:
+        connected = {(e.dst_id, e.dst_channel) for e in graph._edges}
+        candidates = [
+            Port(op_id, ch)
+            for op_id, op in ops.items()
+            for ch in op.input
+            if (op_id, ch.name) not in connected
+        ]
+    if len(candidates) <= 1:
+        return tuple(candidates)
+    return graph.output_ports() if side == "output" else graph.input_ports()
+
+
+def _check_channel_types(out: Port, inp: Port) -> None:
+    for phase in ("train", "predict"):
+        produced, accepted = getattr(out.channel, phase), getattr(inp.channel, phase)
+        if not types_compatible(produced, accepted):
+            raise ChannelTypeError(
+                f"Cannot connect output '{out.channel.name}' of PipeOp '{out.op_id}' to input "
+                f"'{inp.channel.name}' of PipeOp '{inp.op_id}': at {phase} time "
+                f"'{out.op_id}' gives {type_name(produced)} but '{inp.op_id}' takes "
+                f"{type_name(accepted)}."
+            )
 
 
 register_composer(concat_graphs)

@@ -3,6 +3,7 @@
 :func:`make_dataloader` returns a :class:`~torchweave.training.dataset.SliceLoader` for
 preloaded tensors with plain settings, and torch's ``DataLoader`` otherwise (over
 worker processes, a loader that turns the numpy batch positions back into tensors).
+:func:`preload_automatically` is the rule of ``tensor_dataset="auto"``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from torch.utils.data import DataLoader
 from torchweave.errors import InvalidParameterError
 from torchweave.training.dataset import SliceLoader, TaskDataset, TensorDataset, identity_collate
 
-__all__ = ["make_dataloader"]
+__all__ = ["PRELOAD_BUDGET_BYTES", "make_dataloader", "preload_automatically"]
 
 #: Parameters that need torch's DataLoader (a SliceLoader has none of them).
 _LOADER_ONLY = (
@@ -29,6 +30,44 @@ _LOADER_ONLY = (
     "timeout",
     "persistent_workers",
 )
+
+#: Parameters that need torch's DataLoader for any dataset: ``tensor_dataset="auto"``
+#: keeps the loader when one of them is set.
+_NEEDS_DATALOADER = (
+    *_LOADER_ONLY,
+    "sampler",
+    "batch_sampler",
+    "worker_globals",
+    "worker_packages",
+)
+
+#: The most data ``tensor_dataset="auto"`` preloads: the network inputs and the target
+#: of every row, as tensors (rows x features x 4 bytes for float32 features), 1 GiB.
+PRELOAD_BUDGET_BYTES = 1 << 30
+
+
+def preload_automatically(dataset: TaskDataset, pv: Mapping[str, Any]) -> bool:
+    """Whether ``tensor_dataset="auto"`` preloads ``dataset`` (the rule of docs/training.md).
+
+    It does when every ingress is in memory already (each token converted all rows
+    once, with a row-wise built-in batchgetter: no lazy tensor column and no
+    per-batch, possibly random, preprocessing), the tensors take at most
+    :data:`PRELOAD_BUDGET_BYTES`, and no parameter needs torch's DataLoader (a
+    sampler, a batch sampler, workers, a collate function, pinned memory...).
+    Both paths give the same batches, so the choice changes speed, not results.
+
+    Parameters
+    ----------
+    dataset : TaskDataset
+        The data, before preloading.
+    pv : mapping
+        The learner's parameter values.
+    """
+    if dataset.frames or any(pv.get(k) for k in _NEEDS_DATALOADER):
+        return False
+    tensors = [*dataset.cached.values(), *([] if dataset.y is None else [dataset.y])]
+    size = sum(t.numel() * t.element_size() for t in tensors)
+    return size <= PRELOAD_BUDGET_BYTES
 
 
 def make_dataloader(

@@ -75,12 +75,19 @@ class TaskDataset(torch.utils.data.Dataset[Batch]):
             for name, token in self.tokens.items()
             if getattr(token.batchgetter, "takes_cache", False)
         }
+        # Batchgetters with a ``rows`` attribute (lazy tensors) build a batch from row
+        # positions: ``rows(frame)`` once, then the result per batch, with no pandas
+        # slicing inside the training loop.
+        self.row_getters: dict[str, Any] = {}
         for name, token in self.tokens.items():
             frame = task.data(cols=token.feature_names(task))
             if token.cacheable:
                 self.cached[name] = token(frame)
             else:
                 self.frames[name] = frame
+                rows = getattr(token.batchgetter, "rows", None)
+                if rows is not None:
+                    self.row_getters[name] = rows(frame)
         self.y = target_tensor(task) if target else None
         self.n = task.nrow
 
@@ -96,6 +103,8 @@ class TaskDataset(torch.utils.data.Dataset[Batch]):
         for name in self.tokens:
             if name in self.cached:
                 x[name] = self.cached[name].index_select(0, index)
+            elif name in self.row_getters:
+                x[name] = self.row_getters[name](idx, cache=cache)
             elif name in self.cache_takers:
                 x[name] = self.tokens[name].batchgetter(  # type: ignore[call-arg]
                     self.frames[name].iloc[idx], cache=cache

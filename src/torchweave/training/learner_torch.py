@@ -25,7 +25,7 @@ from torchweave.learners.learner import ALL_FEATURE_TYPES, Learner
 from torchweave.network.ingress_token import TorchIngressToken
 from torchweave.params.param_set import ParamSet, ParamSetCollection
 from torchweave.training.checks import check_measures, warn_target_scale
-from torchweave.training.dataloader import make_dataloader
+from torchweave.training.dataloader import make_dataloader, preload_automatically
 from torchweave.training.dataset import TaskDataset, TensorDataset, check_levels
 from torchweave.training.device import resolve_device, torch_settings
 from torchweave.training.encode import encode_prediction
@@ -233,7 +233,12 @@ class LearnerTorch(Learner):
 
             check_lazy_training(task, pv, self.id)
         dataset: TaskDataset | TensorDataset = self._dataset(task, pv)
-        preload = pv.get("tensor_dataset", False)
+        preload = pv.get("tensor_dataset", "auto")
+        if preload == "auto":
+            # Preloaded onto the training device, as "device" does: the rule keeps the
+            # data small (see preload_automatically).
+            assert isinstance(dataset, TaskDataset)
+            preload = "device" if preload_automatically(dataset, pv) else False
         if preload is not False:
             assert isinstance(dataset, TaskDataset)
             dataset = dataset.materialize(device if preload == "device" else "cpu")
@@ -305,6 +310,7 @@ class LearnerTorch(Learner):
         loop = self.loop_class(ctx, order_callbacks(callbacks), shapes, pv.get("resume"))
         model = loop.run()
         model.jitted = jitted
+        model.data_path = "preloaded" if isinstance(dataset, TensorDataset) else "loader"
         return model
 
     # --- prediction -------------------------------------------------------------------------

@@ -40,6 +40,11 @@ class TorchModel:
         With early stopping (``patience > 0``): the epoch of the best validation score.
     best_scores : dict or None
         With early stopping: all validation scores of that epoch.
+    data_path : {"preloaded", "loader"} or None
+        How the training data reached the network: ``"preloaded"`` (converted to
+        tensors once, batches are slices of them; ``tensor_dataset=True``, ``"device"``,
+        or ``"auto"`` when its rule allowed it) or ``"loader"`` (built batch by batch by
+        the ingress tokens). None for a model that predates the field.
     """
 
     network: nn.Module
@@ -52,6 +57,7 @@ class TorchModel:
     jitted: bool = False
     best_epoch: int | None = None
     best_scores: dict[str, float] | None = None
+    data_path: str | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         # Networks are saved through torch and load onto the CPU, wherever they trained.
@@ -78,6 +84,7 @@ class TorchModel:
             state["network"] = torch.load(buffer, map_location="cpu", weights_only=False)
         state.setdefault("best_epoch", None)  # models pickled before these fields existed
         state.setdefault("best_scores", None)
+        state.setdefault("data_path", None)
         self.__dict__.update(state)
 
     def __repr__(self) -> str:
@@ -91,8 +98,9 @@ class TorchModel:
             f"* Validation scores:  {scores or '-'}\n"
             f"* Best (early stopping):  {best}\n"
             f"* Seed:  {self.seed}\n"
+            f"* Data:  {self.data_path or '-'}\n"
             "* Fields:  network, internal_valid_scores, loss_fn, optimizer, epochs, callbacks, "
-            "seed, best_epoch, best_scores"
+            "seed, best_epoch, best_scores, data_path"
         )
 
 

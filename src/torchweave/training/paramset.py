@@ -78,7 +78,9 @@ def paramset_torchlearner(task_type: str) -> ParamSet:
         worker_init_fn=p_uty(custom_check=_check_callable_or_none, tags=both),
         worker_globals=p_uty(custom_check=_check_dict, tags=both),
         worker_packages=p_uty(custom_check=_check_modules, tags=both),
-        tensor_dataset=p_fct(["device"], special_vals=[True, False], init=False, tags=both),
+        tensor_dataset=p_fct(
+            ["device", "auto"], special_vals=[True, False], init="auto", tags=both
+        ),
         jit_trace=p_lgl(init=False, tags={"train", "required"}),
         resume=p_uty(custom_check=check_resume, default=False, tags=train),
     )

@@ -50,6 +50,30 @@ def batchgetter_lazy_tensor(
 batchgetter_lazy_tensor.takes_cache = True  # type: ignore[attr-defined]
 
 
+class _LazyTensorRows:
+    """``batchgetter_lazy_tensor`` of row positions of a frame, without pandas per batch.
+
+    A dataset builds this once per lazy column and calls it with each batch's positions
+    (a 1-d int64 array) and the batch's cache: the same tensor as
+    ``batchgetter_lazy_tensor(data.iloc[positions], cache)``, with no frame to slice.
+    A class, not a closure, so that datasets pickle into spawned DataLoader workers.
+    """
+
+    def __init__(self, data: pd.DataFrame) -> None:
+        column = data.iloc[:, 0]
+        array = column.array
+        assert isinstance(array, LazyTensorArray)
+        self.ids, self.dd, self.name = array._ids, array._dd, str(column.name)
+
+    def __call__(self, positions: Any, cache: dict[Any, Any] | None = None) -> torch.Tensor:
+        batch = LazyTensorArray._simple_new(self.ids[positions], self.dd)
+        return materialize_array(batch, rbind=True, cache=cache, name=self.name)
+
+
+#: Datasets that see this build the batches from row positions (see _LazyTensorRows).
+batchgetter_lazy_tensor.rows = _LazyTensorRows  # type: ignore[attr-defined]
+
+
 def _check_shape(value: Any) -> str | None:
     if value is None or value == "infer":
         return None
