@@ -187,3 +187,13 @@ def test_zero_rows_predict_on_cuda():
     learner = penguin_graph("cuda").train(task)
     empty = learner.predict(task, row_ids=[])
     assert empty.prob.shape == (0, 3)
+
+
+@needs_cuda
+def test_predicting_from_inputs_moved_at_once_equals_per_batch_moves_on_cuda():
+    task = tw.tsk("penguins")
+    learner = penguin_graph("cuda").train(task)
+    at_once = learner.predict(task).prob.to_numpy()  # the inputs go to the GPU in one copy
+    learner.param_set.set_values(**{"torch_model_classif.pin_memory": True})  # a DataLoader
+    per_batch = learner.predict(task).prob.to_numpy()
+    np.testing.assert_allclose(at_once, per_batch, atol=1e-6)

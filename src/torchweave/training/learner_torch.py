@@ -325,12 +325,16 @@ class LearnerTorch(Learner):
             was_training = network.training  # predict leaves the model's mode as it was
             network.eval()
             dataset: TaskDataset | TensorDataset = self._dataset(task, pv, target=False)
+            to_device = make_to_device(device)
             if isinstance(dataset, TaskDataset) and not dataset.frames:
-                # Every input is already one tensor: predict from slices of it.
-                dataset = TensorDataset(dataset.cached, None)
+                # Every input is already one tensor: predict from slices of it, moved to
+                # an accelerator at once (one copy, not one per batch) where they fit.
+                inputs = dataset.cached
+                if to_device is not None and preload_automatically(dataset, pv):
+                    inputs, to_device = {k: v.to(device) for k, v in inputs.items()}, None
+                dataset = TensorDataset(inputs, None)
             loader = make_dataloader(dataset, pv, train=False, owner=self.id)
             forward = make_forward(network, list(_input_names(dataset)))
-            to_device = make_to_device(device)
             outputs = []
             try:
                 with torch.no_grad():
