@@ -292,7 +292,8 @@ def check_levels(trained: Task, task: Task, owner: str) -> None:
     TaskError
         Naming the column, the unseen levels and the known ones.
     """
-    trained_dtypes, dtypes = trained._data.dtypes, task._data.dtypes
+    # Plain dicts: a pandas Series lookup per column costs more than the whole check.
+    trained_dtypes, dtypes = trained._data.dtypes.to_dict(), task._data.dtypes.to_dict()
     for col in task.feature_names:
         known, now = trained_dtypes.get(col), dtypes[col]
         if not isinstance(known, pd.CategoricalDtype) or not isinstance(now, pd.CategoricalDtype):
