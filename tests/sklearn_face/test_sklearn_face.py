@@ -23,7 +23,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import torchweave as tw
-from tests.sklearn.conftest import small_graph
+from tests.sklearn_face.conftest import small_graph
 from torchweave.errors import InvalidParameterError, TaskError
 from torchweave.sklearn import TorchClassifier, TorchRegressor
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from tests.sklearn.conftest import small_graph
+from tests.sklearn_face.conftest import small_graph
 from torchweave.sklearn import TorchClassifier, TorchRegressor
 
 
