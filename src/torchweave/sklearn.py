@@ -13,20 +13,38 @@ This module imports neither torch nor the torch layers until a model is trained.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import NotFittedError
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import (
+    check_array,
+    check_consistent_length,
+    column_or_1d,
+    validate_data,
+)
 
-from torchweave.errors import Error, InvalidParameterError, InvalidTypeError, TaskError
+from torchweave.errors import (
+    Error,
+    InvalidParameterError,
+    InvalidTypeError,
+    NotTrainedError,
+    TaskError,
+)
 from torchweave.learners.convert import as_learner
 from torchweave.learners.learner import Learner
 
-__all__ = ["TorchClassifier", "TorchRegressor", "to_sklearn"]
+__all__ = ["EstimatorNotFittedError", "TorchClassifier", "TorchRegressor", "to_sklearn"]
+
+
+class EstimatorNotFittedError(NotTrainedError, NotFittedError):
+    """An estimator predicts before ``fit``: both torchweave's and scikit-learn's error."""
 
 
 def _flat_names(learner: Learner) -> dict[str, str]:
@@ -134,10 +152,9 @@ class _TorchEstimator(BaseEstimator):
             if fitting:
                 validate_data(self, X, reset=True, skip_check_array=True)
                 y = column_or_1d(y, warn=True)
-                if len(y) != len(X):
-                    raise InvalidParameterError(
-                        f"X has {len(X)} rows, but y has {len(y)} entries; they must match."
-                    )
+                if self._task_type == "regr":
+                    y = check_array(y, ensure_2d=False, dtype="numeric", input_name="y")
+                check_consistent_length(X, y)
             else:
                 validate_data(self, X, reset=False, skip_check_array=True)
             return X.reset_index(drop=True), y
@@ -184,8 +201,11 @@ class _TorchEstimator(BaseEstimator):
         self
             Fitted: ``learner_`` is the trained learner.
         """
+        return self._fit(X, y, classes=None)
+
+    def _fit(self, X: Any, y: Any, classes: Any) -> _TorchEstimator:
         frame, y = self._features(X, y, reset=True)
-        self._set_targets(y, classes=None)
+        self._set_targets(y, classes=classes)
         learner = self._build_learner()
         learner.train(self._task(frame, self._encode_y(y)))
         self.learner_ = learner
@@ -212,12 +232,7 @@ class _TorchEstimator(BaseEstimator):
         self
         """
         if not hasattr(self, "learner_"):
-            frame, y = self._features(X, y, reset=True)
-            self._set_targets(y, classes=classes)
-            learner = self._build_learner()
-            learner.train(self._task(frame, self._encode_y(y)))
-            self.learner_ = learner
-            return self
+            return self._fit(X, y, classes=classes)
         frame, y = self._features(X, y, reset=False)
         self._check_targets(y, classes)
         learner = self._build_learner()
@@ -234,7 +249,11 @@ class _TorchEstimator(BaseEstimator):
 
     # --- prediction ------------------------------------------------------------------------------
     def _prediction(self, X: Any) -> Any:
-        check_is_fitted(self, "learner_")
+        if not hasattr(self, "learner_"):
+            raise EstimatorNotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                "appropriate arguments before using this estimator."
+            )
         frame, _ = self._features(X, reset=False)
         return self.learner_.predict_newdata(frame)
 
@@ -424,60 +443,57 @@ def to_sklearn(learner: Any, **params: Any) -> TorchClassifier | TorchRegressor:
     return estimator
 
 
-class _warm_start:  # noqa: N801  (used as a context manager, like a function)
-    """Train each torch model of ``learner`` from the weights of ``fitted``'s.
+@contextlib.contextmanager
+def _warm_start(learner: Learner, fitted: Learner) -> Iterator[None]:
+    """Within the block, each torch model of ``learner`` starts from ``fitted``'s weights.
 
-    For the duration of the ``with`` block, the torch learners inside ``learner`` (the
-    learner itself, or the torch model operators of a graph) train with a loop that
-    first loads the fitted network's weights and optimizer state. Afterwards the loop
-    classes are as before, so the estimator pickles.
+    The torch learners that ``learner.train`` trains (the learner itself, or the
+    learners of a graph's torch model operators) get a loop class that first loads the
+    fitted network's weights and optimizer state. Afterwards, the loop classes are as
+    before (on the trained learners too), so the estimator pickles.
     """
-
-    def __init__(self, learner: Learner, fitted: Learner) -> None:
-        self.pairs = _torch_learner_pairs(learner, fitted)
-        if not self.pairs:
-            raise InvalidTypeError(
-                f"partial_fit needs a torch learner; learner '{learner.id}' holds none."
-            )
-        self.learner = learner
-        self.saved: list[tuple[Any, Any]] = []
-
-    def __enter__(self) -> _warm_start:
-        for template, model in self.pairs:
-            self.saved.append((template, template.__dict__.get("loop_class")))
-            template.loop_class = _warm_loop(template.loop_class, model)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        trained = [t for t, _ in _torch_learner_pairs(self.learner, self.learner)]
-        for template, loop in self.saved:
-            for obj in (template, *trained):
+    new, old = _torch_parts(learner), _torch_parts(fitted)
+    starts = {k: trained.model for k, (_, trained) in old.items() if k in new and trained}
+    if not starts:
+        raise InvalidTypeError(
+            f"partial_fit needs a trained torch learner; learner '{fitted.id}' holds none."
+        )
+    saved = {k: new[k][0].__dict__.get("loop_class") for k in starts}
+    for k, model in starts.items():
+        template = new[k][0]
+        template.loop_class = _warm_loop(template.loop_class, model)
+    try:
+        yield
+    finally:
+        parts = _torch_parts(learner)
+        for k, loop in saved.items():
+            for obj in {id(o): o for o in parts[k] if o is not None}.values():
                 if loop is None:
                     obj.__dict__.pop("loop_class", None)
                 else:
                     obj.loop_class = loop
 
 
-def _torch_learner_pairs(learner: Learner, fitted: Learner) -> list[tuple[Any, Any]]:
-    """(learner to train, trained model of ``fitted``) for each torch model of ``learner``."""
+def _torch_parts(learner: Learner) -> dict[str, tuple[Any, Any]]:
+    """Each torch model of ``learner``: (the learner ``train`` trains, the trained one or None).
+
+    Keyed by the operator id in a graph, ``""`` for a torch learner itself.
+    """
     from torchweave.training.learner_torch import LearnerTorch
 
     if isinstance(learner, LearnerTorch):
-        return [(learner, fitted.model)] if fitted.is_trained else []
+        return {"": (learner, learner if learner.is_trained else None)}
     graph = getattr(learner, "graph", None)
     if graph is None:
-        return []
-    states = fitted.model if fitted.is_trained else {}
-    pairs = []
+        return {}
+    states = learner.model if learner.is_trained and isinstance(learner.model, dict) else {}
+    parts = {}
     for op_id, op in graph.pipeops.items():
         template = getattr(op, "learner", None)
-        trained = states.get(op_id) if isinstance(states, dict) else None
-        if isinstance(template, LearnerTorch) and isinstance(trained, LearnerTorch):
-            if learner is fitted:
-                pairs.append((trained, trained.model))
-            else:
-                pairs.append((template, trained.model))
-    return pairs
+        if isinstance(template, LearnerTorch):
+            trained = states.get(op_id)
+            parts[op_id] = (template, trained if isinstance(trained, LearnerTorch) else None)
+    return parts
 
 
 def _warm_loop(base: type[Any], model: Any) -> type[Any]:

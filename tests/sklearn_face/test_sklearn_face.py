@@ -24,7 +24,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import torchweave as tw
 from tests.sklearn_face.conftest import small_graph
-from torchweave.errors import InvalidParameterError, TaskError
+from torchweave.errors import InvalidParameterError, InvalidTypeError, TaskError
 from torchweave.sklearn import TorchClassifier, TorchRegressor
 
 
@@ -271,3 +271,66 @@ def test_validation_and_early_stopping_work_through_the_learner(regression):
     assert trained.epochs < 300
     assert set(reg.learner_.internal_valid_scores) == {"torch_model_regr.regr.mse"}
     assert reg.score(X, y) > 0.8
+
+
+def test_a_dataframe_keeps_its_factor_columns_for_the_graph():
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame(
+        {"a": rng.normal(size=80), "colour": pd.Categorical(rng.choice(["red", "blue"], 80))}
+    )
+    y = np.where(frame["colour"] == "red", 2.0, -2.0) + 0.1 * frame["a"]
+    graph = tw.po("encode") >> small_graph("regr", epochs=30)
+    reg = TorchRegressor(graph).fit(frame, y)
+    assert reg.feature_names_in_.tolist() == ["a", "colour"]
+    assert reg.score(frame, y) > 0.9
+    assert frame["colour"].dtype == "category"  # the user's data is untouched
+
+
+def test_partial_fit_keeps_a_custom_loop_class(regression):
+    X, y = regression
+    calls = []
+
+    class CountingLoop(tw.TrainLoop):
+        def wrap_network(self, network):
+            calls.append("wrap")
+            return network
+
+    learner = _torch_model_regr()
+    learner.loop_class = CountingLoop
+    reg = TorchRegressor(learner).fit(X, y)
+    reg.partial_fit(X, y)
+    assert calls == ["wrap", "wrap"]
+    assert reg.learner_.loop_class is CountingLoop
+    assert learner.loop_class is CountingLoop
+
+
+def test_partial_fit_needs_a_torch_learner(regression):
+    X, y = regression
+    reg = TorchRegressor(tw.lrn("regr.featureless")).fit(X, y)
+    with pytest.raises(InvalidTypeError, match="partial_fit needs a trained torch learner"):
+        reg.partial_fit(X, y)
+
+
+def test_to_sklearn_refuses_what_is_no_learner():
+    with pytest.raises(InvalidTypeError, match="as_learner cannot convert an object of type int"):
+        tw.to_sklearn(3)
+
+
+def test_predict_before_fit_is_both_libraries_not_fitted_error(iris):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError, match="TorchClassifier instance is not fitted yet") as info:
+        TorchClassifier(small_graph()).predict_proba(iris[0])
+    assert isinstance(info.value, tw.NotTrainedError)
+
+
+def test_importing_torchweave_does_not_import_scikit_learn_for_the_face():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torchweave as tw; assert 'torchweave.sklearn' not in sys.modules; "
+        "tw.to_sklearn; assert 'torchweave.sklearn' in sys.modules; print('ok')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ok"
