@@ -38,8 +38,7 @@ from bench.training import (
 )
 
 REPEATS = 3
-#: Cheap epochs show a per-epoch overhead most: 0 hidden layers, and two deeper nets.
-SETTINGS = [s for s in PAPER_SETTINGS if s.name in ("sgd, 0 hidden", "adamw, 4x100", "sgd, 16x100")]
+SETTINGS = PAPER_SETTINGS
 
 
 def fit_sklearn(s: Setting, d: Data, epochs: int) -> Any:

@@ -83,13 +83,15 @@ class _TorchEstimator(BaseEstimator):
         Returns
         -------
         dict
-            ``learner`` plus each parameter the learner has a value for, under its
-            scikit-learn name (``.`` replaced by ``__``), and each parameter given to
-            the constructor or ``set_params``.
+            ``learner``, ``validate`` (the learner's internal validation: None, a
+            ratio, ``"test"`` or ``"predefined"``), each parameter the learner has a
+            value for, under its scikit-learn name (``.`` replaced by ``__``), and each
+            parameter given to the constructor or ``set_params``.
         """
         out: dict[str, Any] = {"learner": self.learner}
         template = self._template()
         if template is not None:
+            out["validate"] = template.validate
             values = template.param_set.values
             out.update(
                 {name: values[pid] for name, pid in _flat_names(template).items() if pid in values}
@@ -128,14 +130,18 @@ class _TorchEstimator(BaseEstimator):
                 f"'{learner.id}' is for task type '{learner.task_type}'. Use "
                 f"{_CLASSES[learner.task_type].__name__} or tw.to_sklearn(learner)."
             )
+        params = dict(self._params)
+        if "validate" in params:
+            learner.set_validate(params.pop("validate"))
         names = _flat_names(learner)
-        unknown = sorted(k for k in self._params if k not in names)
+        unknown = sorted(k for k in params if k not in names)
         if unknown:
             raise InvalidParameterError(
                 f"{type(self).__name__}: unknown parameter(s) {', '.join(map(repr, unknown))} "
-                f"for learner '{learner.id}'. Its parameters are: {', '.join(sorted(names))}."
+                f"for learner '{learner.id}'. Its parameters are: validate, "
+                f"{', '.join(sorted(names))}."
             )
-        learner.param_set.set_values({names[k]: v for k, v in self._params.items()})
+        learner.param_set.set_values({names[k]: v for k, v in params.items()})
         if self._task_type == "classif" and "prob" in learner.predict_types:
             learner.predict_type = "prob"
         return learner
@@ -284,6 +290,8 @@ class TorchClassifier(ClassifierMixin, _TorchEstimator):
         never changed.
     **params
         The learner's parameters, with ``__`` for ``.`` (``torch_model_classif__epochs``).
+        ``validate`` sets the learner's internal validation (e.g. ``0.2``, for
+        ``measures_valid`` and ``patience``).
 
     Attributes
     ----------
@@ -374,6 +382,8 @@ class TorchRegressor(RegressorMixin, _TorchEstimator):
         changed.
     **params
         The learner's parameters, with ``__`` for ``.`` (``torch_model_regr__epochs``).
+        ``validate`` sets the learner's internal validation (e.g. ``0.2``, for
+        ``measures_valid`` and ``patience``).
 
     Attributes
     ----------

@@ -334,3 +334,16 @@ def test_importing_torchweave_does_not_import_scikit_learn_for_the_face():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ok"
+
+
+def test_validate_is_an_estimator_parameter(regression):
+    X, y = regression
+    graph = small_graph("regr", epochs=300, measures_valid=tw.msr("regr.mse"))
+    reg = TorchRegressor(graph, validate=0.3, torch_model_regr__patience=3)
+    assert reg.get_params()["validate"] == 0.3
+    assert TorchRegressor(graph).get_params()["validate"] is None
+    reg.fit(X, y)
+    assert reg.learner_.validate == 0.3
+    assert reg.learner_.model["torch_model_regr"].model.epochs < 300
+    with pytest.raises(InvalidParameterError, match="validate"):
+        TorchRegressor(graph, validate=1.5).fit(X, y)
