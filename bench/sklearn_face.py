@@ -7,6 +7,8 @@ On the paper settings of :mod:`bench.training` (MLP regression, n=2000, p=1000, 
 ``tw_graph_tds``  the graph learner of bench.training with ``tensor_dataset=True``.
 ``sk_graph_tds``  ``TorchRegressor`` around that same graph, fitted on numpy arrays
                   (``fit(X, y)`` builds the task inside).
+``slicing``       the hand-written loop (a) itself: its ratio to the pace-maker (a)
+                  shows the noise of the measurement.
 
 Seconds per epoch are measured as in bench.training: in one process, competitors
 alternating with a rotating order, each epoch paired with a pace-maker epoch of the
@@ -31,7 +33,9 @@ from bench.training import (
     _fit_tw_graph,
     _markdown,
     fit_skorch,
+    fit_slicing,
     predict_skorch,
+    predict_slicing,
     predict_tw,
     seconds_per_epoch,
     warm_up,
@@ -74,6 +78,7 @@ def predict_sklearn(reg: Any, d: Data) -> Any:
 
 def competitors() -> list[Competitor]:
     return [
+        Competitor("slicing", "(a)", fit_slicing, predict_slicing),
         Competitor("skorch", "skorch", fit_skorch, predict_skorch, ("skorch",)),
         Competitor(
             "tw_graph_tds", "graph learner", _fit_tw_graph(True), predict_tw, ("torchweave",)
@@ -102,6 +107,7 @@ def main(argv: list[str] | None = None) -> None:
             rows.append(
                 [
                     s.name,
+                    f"{med['slicing']:.3f}",
                     f"{ms['skorch']:.1f} ({med['skorch']:.2f}x)",
                     f"{ms['tw_graph_tds']:.1f} ({med['tw_graph_tds']:.2f}x)",
                     f"{ms['sk_graph_tds']:.1f} ({med['sk_graph_tds']:.2f}x)",
@@ -109,8 +115,11 @@ def main(argv: list[str] | None = None) -> None:
                     f"{med['sk_graph_tds'] / med['skorch']:.2f}",
                 ]
             )
+        overall = statistics.median(float(row[-2]) for row in rows)
+        rows.append(["median over settings", "", "", "", "", f"{overall:.3f}", ""])
         header = [
             "setting",
+            "(a)/(a): noise",
             "skorch ms/epoch (÷(a))",
             "graph learner",
             "TorchRegressor",
