@@ -147,29 +147,32 @@ class _TorchEstimator(BaseEstimator):
         return learner
 
     # --- data --------------------------------------------------------------------------------
-    def _features(self, X: Any, y: Any = None, *, reset: bool) -> tuple[pd.DataFrame, Any]:
-        """The feature frame of ``X`` (validated against the fit) and the checked ``y``."""
-        fitting = reset
-        if fitting and y is None:
+    def _features(
+        self, X: Any, y: Any = None, *, reset: bool, training: bool
+    ) -> tuple[pd.DataFrame, Any]:
+        """The feature frame of ``X`` and, when ``training``, the checked ``y``.
+
+        ``reset`` records the features (``n_features_in_``, ``feature_names_in_``);
+        otherwise ``X`` is checked against them.
+        """
+        if training and y is None:
             raise InvalidParameterError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
         if isinstance(X, pd.DataFrame) and all(isinstance(c, str) for c in X.columns):
-            if fitting:
-                validate_data(self, X, reset=True, skip_check_array=True)
+            validate_data(self, X, reset=reset, skip_check_array=True)
+            if training:
                 y = column_or_1d(y, warn=True)
                 if self._task_type == "regr":
                     y = check_array(y, ensure_2d=False, dtype="numeric", input_name="y")
                 check_consistent_length(X, y)
-            else:
-                validate_data(self, X, reset=False, skip_check_array=True)
             return X.reset_index(drop=True), y
-        if fitting:
-            X, y = validate_data(
-                self, X, y, dtype=[np.float64, np.float32], y_numeric=self._task_type == "regr"
-            )
+        dtype = [np.float64, np.float32]
+        if training:
+            regr = self._task_type == "regr"
+            X, y = validate_data(self, X, y, reset=reset, dtype=dtype, y_numeric=regr)
         else:
-            X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+            X = validate_data(self, X, reset=False, dtype=dtype)
         columns = list(getattr(self, "feature_names_in_", [f"x{i}" for i in range(X.shape[1])]))
         return pd.DataFrame(X, columns=columns), y
 
@@ -210,7 +213,7 @@ class _TorchEstimator(BaseEstimator):
         return self._fit(X, y, classes=None)
 
     def _fit(self, X: Any, y: Any, classes: Any) -> _TorchEstimator:
-        frame, y = self._features(X, y, reset=True)
+        frame, y = self._features(X, y, reset=True, training=True)
         self._set_targets(y, classes=classes)
         learner = self._build_learner()
         learner.train(self._task(frame, self._encode_y(y)))
@@ -239,7 +242,7 @@ class _TorchEstimator(BaseEstimator):
         """
         if not hasattr(self, "learner_"):
             return self._fit(X, y, classes=classes)
-        frame, y = self._features(X, y, reset=False)
+        frame, y = self._features(X, y, reset=False, training=True)
         self._check_targets(y, classes)
         learner = self._build_learner()
         with _warm_start(learner, self.learner_):
@@ -260,7 +263,7 @@ class _TorchEstimator(BaseEstimator):
                 f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
                 "appropriate arguments before using this estimator."
             )
-        frame, _ = self._features(X, reset=False)
+        frame, _ = self._features(X, reset=False, training=False)
         return self.learner_.predict_newdata(frame)
 
     def __repr__(self, N_CHAR_MAX: int = 700) -> str:
@@ -512,7 +515,13 @@ def _warm_loop(base: type[Any], model: Any) -> type[Any]:
     class WarmStartLoop(base):
         def __init__(self, ctx: Any, *args: Any, **kwargs: Any) -> None:
             super().__init__(ctx, *args, **kwargs)
-            ctx.network.load_state_dict(model.network.state_dict())
+            try:
+                ctx.network.load_state_dict(model.network.state_dict())
+            except RuntimeError as exc:
+                raise InvalidParameterError(
+                    "partial_fit cannot continue from the fitted network: the network "
+                    f"changed since the last fit (call fit to start afresh). {exc}"
+                ) from exc
             state = ctx.optimizer.state_dict()
             state["state"] = copy.deepcopy(model.optimizer["state"])
             ctx.optimizer.load_state_dict(state)

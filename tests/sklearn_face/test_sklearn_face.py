@@ -347,3 +347,15 @@ def test_validate_is_an_estimator_parameter(regression):
     assert reg.learner_.model["torch_model_regr"].model.epochs < 300
     with pytest.raises(InvalidParameterError, match="validate"):
         TorchRegressor(graph, validate=1.5).fit(X, y)
+
+
+def test_partial_fit_checks_y_and_the_network(iris):
+    X, y = iris
+    clf = TorchClassifier(small_graph(epochs=2)).fit(X, y)
+    with pytest.raises(ValueError, match="Found input variables with inconsistent numbers"):
+        clf.partial_fit(X, y[:10])
+    with pytest.raises(ValueError, match="X has 2 features, but TorchClassifier is expecting 4"):
+        clf.partial_fit(X[:, :2], y)
+    clf.set_params(linear__out_features=4)
+    with pytest.raises(InvalidParameterError, match="the network changed since the last fit"):
+        clf.partial_fit(X, y)
