@@ -38,7 +38,9 @@ _LAZY_NAMES: dict[str, str] = {
     **_callbacks_names.NAMES,
     **_lazy_names.NAMES,
 }
-__getattr__, __dir__ = _lazy.lazy_exports(__name__, _LAZY_NAMES)
+# The scikit-learn face (imports scikit-learn on first use).
+_FACE_NAMES: dict[str, str] = {"to_sklearn": "torchweave.sklearn"}
+__getattr__, __dir__ = _lazy.lazy_exports(__name__, {**_LAZY_NAMES, **_FACE_NAMES})
 
 __all__ = [
     *_data_all,
@@ -50,6 +52,7 @@ __all__ = [
     *_resampling_all,
     *_tasks_all,
     *_LAZY_NAMES,
+    *_FACE_NAMES,
     "__version__",
     "lrn",
     "lrns",
