@@ -31,7 +31,7 @@ import sys
 import time
 from typing import Any
 
-from bench.training import LARGE_SETTING, SEED, Data
+from bench.training import LARGE_SETTING, SEED, Data, mlp_graph
 
 A_KEY = "(a) slicing, data on the device"
 REPEATS = 3
@@ -125,25 +125,15 @@ def fit_graph(d: Data, epochs: int, **params: Any) -> tuple[Any, list[float]]:
     """(d2): the graph learner of bench.training on the GPU."""
     import torchweave as tw
 
-    s = d.setting
-    graph = tw.po("torch_ingress_num")
-    for i in range(s.layers):
-        graph = graph >> tw.nn(f"linear_{i}", out_features=s.width) >> tw.nn(f"relu_{i}")
-    graph = (
-        graph
-        >> tw.nn("head")
-        >> tw.po("torch_loss", loss="mse")
-        >> tw.po("torch_optimizer", optimizer=tw.t_opt("adamw", lr=s.lr))
-        >> tw.po("torch_callbacks", callbacks=[_epoch_timer()])
-        >> tw.po(
-            "torch_model_regr",
-            epochs=epochs,
-            batch_size=s.batch_size,
-            shuffle=True,
-            seed=SEED,
-            device=DEVICE,
-            **params,
-        )
+    graph = mlp_graph(
+        d.setting,
+        _epoch_timer(),
+        epochs=epochs,
+        batch_size=d.setting.batch_size,
+        shuffle=True,
+        seed=SEED,
+        device=DEVICE,
+        **params,
     )
     learner = tw.as_learner(graph).train(d.task)
     state = learner.model["torch_model_regr"].model.callbacks["epoch_timer"]

@@ -56,20 +56,9 @@ def fit_sklearn(s: Setting, d: Data, epochs: int) -> Any:
 
 def _graph(s: Setting, epochs: int) -> Any:
     """The same graph as bench.training's (d2) with ``tensor_dataset=True``."""
-    import torchweave as tw
-    from bench.training import _epoch_timer, _tw_params
+    from bench.training import _epoch_timer, _tw_params, mlp_graph
 
-    graph = tw.po("torch_ingress_num")
-    for i in range(s.layers):
-        graph = graph >> tw.nn(f"linear_{i}", out_features=s.width) >> tw.nn(f"relu_{i}")
-    return (
-        graph
-        >> tw.nn("head")
-        >> tw.po("torch_loss", loss="mse")
-        >> tw.po("torch_optimizer", optimizer=tw.t_opt(s.optimizer, lr=s.lr))
-        >> tw.po("torch_callbacks", callbacks=[_epoch_timer()])
-        >> tw.po("torch_model_regr", **_tw_params(s, epochs, True))
-    )
+    return mlp_graph(s, _epoch_timer(), **_tw_params(s, epochs, True))
 
 
 def predict_sklearn(reg: Any, d: Data) -> Any:

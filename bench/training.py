@@ -453,21 +453,29 @@ def _fit_tw_model(tensor_dataset: bool) -> FitFn:
     return fit
 
 
+def mlp_graph(s: Setting, callback: Any, **model_params: Any) -> Any:
+    """The (d2) graph: ``torch_ingress_num >> (nn_linear >> nn_relu) x L >> nn_head`` with
+    mse, the setting's optimizer, ``callback`` and ``torch_model_regr(**model_params)``."""
+    import torchweave as tw
+
+    graph = tw.po("torch_ingress_num")
+    for i in range(s.layers):
+        graph = graph >> tw.nn(f"linear_{i}", out_features=s.width) >> tw.nn(f"relu_{i}")
+    return (
+        graph
+        >> tw.nn("head")
+        >> tw.po("torch_loss", loss="mse")
+        >> tw.po("torch_optimizer", optimizer=tw.t_opt(s.optimizer, lr=s.lr))
+        >> tw.po("torch_callbacks", callbacks=[callback])
+        >> tw.po("torch_model_regr", **model_params)
+    )
+
+
 def _fit_tw_graph(tensor_dataset: bool) -> FitFn:
     def fit(s: Setting, d: Data, epochs: int) -> Any:
         import torchweave as tw
 
-        graph = tw.po("torch_ingress_num")
-        for i in range(s.layers):
-            graph = graph >> tw.nn(f"linear_{i}", out_features=s.width) >> tw.nn(f"relu_{i}")
-        graph = (
-            graph
-            >> tw.nn("head")
-            >> tw.po("torch_loss", loss="mse")
-            >> tw.po("torch_optimizer", optimizer=tw.t_opt(s.optimizer, lr=s.lr))
-            >> tw.po("torch_callbacks", callbacks=[_epoch_timer()])
-            >> tw.po("torch_model_regr", **_tw_params(s, epochs, tensor_dataset))
-        )
+        graph = mlp_graph(s, _epoch_timer(), **_tw_params(s, epochs, tensor_dataset))
         learner = tw.as_learner(graph)
         learner.train(d.task)
         path = learner.base_learner().model.data_path

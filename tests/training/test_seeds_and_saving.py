@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 import torchweave as tw
-from torchweave.training.learner_torch import TorchModel
+from torchweave.training.model import TorchModel
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 CUDA = torch.cuda.is_available()

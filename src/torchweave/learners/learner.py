@@ -549,24 +549,21 @@ class Learner(abc.ABC):
         """
         fields = {k: params.pop(k) for k in list(params) if k in ("predict_type", "validate", "id")}
         before = {key: getattr(self, key) for key in fields}
-        done: list[str] = []
         try:
-            for key, value in fields.items():
-                if key == "validate":
-                    self.set_validate(value)
-                else:
-                    setattr(self, key, value)
-                done.append(key)
+            self._set_fields(fields)
             if params:
                 self.param_set.set_values(params)  # validates all values, sets none on error
         except BaseException:
-            for key in reversed(done):
-                if key == "validate":
-                    self.set_validate(before[key])
-                else:
-                    setattr(self, key, before[key])
+            self._set_fields(before)  # the old values were valid: restoring cannot fail
             raise
         return self
+
+    def _set_fields(self, fields: Mapping[str, Any]) -> None:
+        for key, value in fields.items():
+            if key == "validate":
+                self.set_validate(value)
+            else:
+                setattr(self, key, value)
 
     def __repr__(self) -> str:
         values = ", ".join(f"{k}={v!r}" for k, v in self.param_set.values.items()) or "-"

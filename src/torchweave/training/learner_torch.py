@@ -39,7 +39,7 @@ from torchweave.training.loop import (
 from torchweave.training.model import TorchModel
 from torchweave.training.paramset import paramset_torchlearner
 
-__all__ = ["UNSET", "LearnerTorch", "TorchModel", "encode_prediction", "resolve_device"]
+__all__ = ["UNSET", "LearnerTorch"]
 
 
 class _Unset:

@@ -31,6 +31,7 @@ from torch import nn
 from torchweave.callbacks.callback_set import STAGES, CallbackSet, ContextTorch
 from torchweave.data.task import Task, TaskClassif
 from torchweave.errors import InvalidParameterError, NonFiniteLossError, ShapeError
+from torchweave.network.shapes import shape_to_str, shapes_agree
 from torchweave.training.encode import score_outputs
 from torchweave.training.model import TorchModel
 from torchweave.training.resume import resume_folder, resume_training
@@ -388,10 +389,10 @@ class TrainLoop:
         """Check the inputs against the declared ingress shapes, then step aside."""
         for name, declared in self.ingress_shapes.items():
             got = tuple(x[name].shape)
-            if declared is not None and not _shape_fits(declared, got):
+            if declared is not None and not shapes_agree(declared, got):
                 raise ShapeError(
                     f"Learner '{self.learner_id}': ingress '{name}' declares the shape "
-                    f"{_show(declared)}, but its first batch has the shape {got}. Make the "
+                    f"{shape_to_str(declared)}, but its first batch has the shape {got}. Make the "
                     "ingress token's shape match what its batchgetter returns."
                 )
         self._forward = self.forward
@@ -438,13 +439,3 @@ class TrainLoop:
             exc.add_note(
                 f"(raised in callback '{cb_id}' at stage '{stage}', epoch {ctx.epoch}, {where})"
             )
-
-
-def _shape_fits(declared: tuple[int | None, ...], got: tuple[int, ...]) -> bool:
-    return len(declared) == len(got) and all(
-        d is None or d == g for d, g in zip(declared, got, strict=True)
-    )
-
-
-def _show(shape: tuple[int | None, ...]) -> str:
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
