@@ -12,6 +12,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
 from torchweave.errors import InvalidParameterError, InvalidTypeError, ShapeError
@@ -352,11 +353,14 @@ class DataDescriptor:
         return new
 
     # --- running -------------------------------------------------------------------------
-    def _fetch(self, ids: list[int]) -> dict[str, torch.Tensor]:
+    def _fetch(self, ids: np.ndarray) -> dict[str, torch.Tensor]:
         dataset = self.dataset
+        by_array = getattr(dataset, "getitems_array", None)
+        if by_array is not None:  # torchweave's own tensor datasets: no list round trip
+            return by_array(ids)
         if hasattr(dataset, "__getitems__"):
-            return _as_batch(dataset.__getitems__(ids), "__getitems__")
-        rows = [dataset[i] for i in ids]
+            return _as_batch(dataset.__getitems__(ids.tolist()), "__getitems__")
+        rows = [dataset[i] for i in ids.tolist()]
         return {k: torch.stack([row[k] for row in rows]) for k in self.input_map}
 
     def _run(self, ids: Any, cache: dict[Any, Any] | None = None) -> torch.Tensor:
@@ -367,7 +371,7 @@ class DataDescriptor:
         def fetch() -> dict[str, torch.Tensor]:
             batch = memo.get(data_key)
             if batch is None:
-                batch = memo[data_key] = self._fetch(ids.tolist())
+                batch = memo[data_key] = self._fetch(ids)
             return batch
 
         with torch.no_grad():

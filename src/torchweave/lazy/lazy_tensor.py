@@ -387,6 +387,13 @@ class TensorRowsDataset(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
         """The rows ``ids`` as one batch."""
         return {"x": self.x.index_select(0, torch.as_tensor(ids, dtype=torch.int64))}
 
+    def getitems_array(self, ids: np.ndarray) -> dict[str, torch.Tensor]:
+        """The rows ``ids`` (a 1-d int64 array) as one batch, without a list in between.
+
+        Descriptors call this instead of ``__getitems__`` where a dataset has it.
+        """
+        return {"x": self.x.index_select(0, torch.from_numpy(ids))}
+
 
 def _ids_for(dd: DataDescriptor, ids: Any) -> np.ndarray:
     if ids is None:

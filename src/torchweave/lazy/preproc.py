@@ -50,12 +50,25 @@ class BatchFn:
         Apply ``fn`` to each row (without the batch dimension) and stack the results.
     """
 
+    #: The prepared step, where ``fn`` has one (instances pickled before it existed lack it).
+    _prepared: Callable[[torch.Tensor], torch.Tensor] | None = None
+
     def __init__(self, fn: Callable[..., Any], params: Mapping[str, Any], rowwise: bool) -> None:
         self.fn = fn
         self.params = dict(params)
         self.rowwise = rowwise
+        # A function may offer ``fn.prepare(**params)``: the per-batch step with its
+        # parameters checked once (None where no such shortcut applies).
+        prepare = getattr(fn, "prepare", None)
+        if not rowwise and prepare is not None:
+            try:
+                self._prepared = prepare(**self.params)
+            except TypeError:  # other arguments: the function checks them per batch
+                self._prepared = None
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self._prepared is not None:
+            return self._prepared(x)
         if not self.rowwise:
             return self.fn(x, **self.params)
         if x.shape[0] == 0:

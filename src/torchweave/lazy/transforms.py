@@ -606,6 +606,34 @@ def normalize(x: Tensor, mean: float | Sequence[float], std: float | Sequence[fl
     return (xf - m) / s
 
 
+_FLOATS = (torch.float32, torch.float64)
+
+
+def _normalize_scalar(x: Tensor, mean: float, std: float) -> Tensor:
+    """:func:`normalize` with one checked mean and std for every channel (the fast path)."""
+    if x.ndim < 2 or x.dtype not in _FLOATS:
+        return normalize(x, mean, std)  # the checks, with their messages
+    return (x - mean) / std
+
+
+def _prepare_normalize(
+    mean: float | Sequence[float], std: float | Sequence[float]
+) -> Callable[[Tensor], Tensor] | None:
+    """The per-batch step of ``trafo_normalize`` with its parameters checked once.
+
+    Scalar ``mean`` and ``std`` skip the per-batch parameter checks (``None``, the
+    checked :func:`normalize`, otherwise, and whenever torchvision handles the batch).
+    """
+    if not (_is_num(mean) and _is_num(std)) or check_std(std) is not None:
+        return None
+    if _TV_ENABLED and _tv_functional() is not None:
+        return None
+    return functools.partial(_normalize_scalar, mean=float(mean), std=float(std))  # type: ignore[arg-type]
+
+
+normalize.prepare = _prepare_normalize  # type: ignore[attr-defined]
+
+
 def normalize_shape(
     shape: Shape | None, mean: float | Sequence[float], std: float | Sequence[float]
 ) -> Shape | None:
@@ -1069,6 +1097,25 @@ def _random_flip(x: Tensor, p: float, dim: int, op: str) -> Tensor:
     return torch.where(chosen.view(-1, *([1] * (x.ndim - 1))), x.flip(dim), x)
 
 
+def _random_flip_checked(x: Tensor, p: float, dim: int, op: str) -> Tensor:
+    """:func:`_random_flip` with ``p`` checked once (the per-batch fast path)."""
+    if x.ndim < -dim + 1:
+        return _random_flip(x, p, dim, op)  # the shape error, with its message
+    chosen = torch.rand(x.shape[0]) < p
+    if x.device.type != "cpu":
+        chosen = chosen.to(x.device)
+    return torch.where(chosen.view(-1, *([1] * (x.ndim - 1))), x.flip(dim), x)
+
+
+def _flip_preparer(dim: int, op: str) -> Callable[..., Callable[[Tensor], Tensor] | None]:
+    def prepare(p: float = 0.5) -> Callable[[Tensor], Tensor] | None:
+        if not (_is_num(p) and 0 <= p <= 1):
+            return None  # the checked function raises its error per batch
+        return functools.partial(_random_flip_checked, p=p, dim=dim, op=op)
+
+    return prepare
+
+
 def random_horizontal_flip(x: Tensor, p: float = 0.5) -> Tensor:
     """Mirror each image left to right with probability ``p`` (``augment_random_horizontal_flip``).
 
@@ -1085,6 +1132,11 @@ def random_horizontal_flip(x: Tensor, p: float = 0.5) -> Tensor:
         The batch with the chosen images flipped.
     """
     return _random_flip(x, p, -1, "augment_random_horizontal_flip")
+
+
+random_horizontal_flip.prepare = _flip_preparer(  # type: ignore[attr-defined]
+    -1, "augment_random_horizontal_flip"
+)
 
 
 def random_horizontal_flip_shape(shape: Shape | None, p: float = 0.5) -> Shape | None:
@@ -1110,6 +1162,9 @@ def random_vertical_flip(x: Tensor, p: float = 0.5) -> Tensor:
         The batch with the chosen images flipped.
     """
     return _random_flip(x, p, -2, "augment_random_vertical_flip")
+
+
+random_vertical_flip.prepare = _flip_preparer(-2, "augment_random_vertical_flip")  # type: ignore[attr-defined]
 
 
 def random_vertical_flip_shape(shape: Shape | None, p: float = 0.5) -> Shape | None:

@@ -99,7 +99,9 @@ class TaskDataset(torch.utils.data.Dataset[Batch]):
         idx = np.asarray(indices, dtype=np.int64)
         index = torch.from_numpy(idx)
         x = {}
-        cache: dict[Any, Any] | None = {} if self.cache_takers else None
+        # Only columns that share a dataset gain from a shared cache: with one lazy
+        # column, each batch's steps keep their own memo.
+        cache: dict[Any, Any] | None = {} if len(self.cache_takers) > 1 else None
         for name in self.tokens:
             if name in self.cached:
                 x[name] = self.cached[name].index_select(0, index)

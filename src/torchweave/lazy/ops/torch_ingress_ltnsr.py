@@ -64,8 +64,14 @@ class _LazyTensorRows:
         array = column.array
         assert isinstance(array, LazyTensorArray)
         self.ids, self.dd, self.name = array._ids, array._dd, str(column.name)
+        # Checked once here rather than per batch: a column without missing elements
+        # over a dataset of fixed element shape runs its steps on the batch directly.
+        self.direct = self.dd is not None and not self.dd._varying and not (self.ids < 0).any()
 
     def __call__(self, positions: Any, cache: dict[Any, Any] | None = None) -> torch.Tensor:
+        if self.direct and len(positions):
+            out = self.dd._run(self.ids[positions], cache)  # type: ignore[union-attr]
+            return out if out.device.type == "cpu" else out.cpu()
         batch = LazyTensorArray._simple_new(self.ids[positions], self.dd)
         return materialize_array(batch, rbind=True, cache=cache, name=self.name)
 
