@@ -17,7 +17,9 @@ at its start and end; the first epoch of each fit is left out. The competitors
 alternate, ``REPEATS`` fits each, and the table shows median ms per epoch and the ratio
 of medians to (a).
 
-Prediction: all {d.setting.n:,} rows, batch 1024. "(a) from tensors on the device" predicts from the
+Prediction: all rows, batch ``PREDICT_BATCH`` (1024) for every competitor (the learners
+get ``batch_size_predict``; before, they predicted with the training batch of 256, four
+times the batches of (a)). "(a) from tensors on the device" predicts from the
 tensors already on the GPU; "(a) from the DataFrame" starts where a learner's predict
 starts, from the DataFrame: it builds the float32 tensor, moves it to the GPU, predicts
 and brings the outputs back to the CPU. The learners predict from the task.
@@ -31,7 +33,7 @@ import sys
 import time
 from typing import Any
 
-from bench.training import LARGE_SETTING, SEED, Data, mlp_graph
+from bench.training import LARGE_SETTING, PREDICT_BATCH, SEED, Data, mlp_graph
 
 A_KEY = "(a) slicing, data on the device"
 REPEATS = 3
@@ -115,7 +117,13 @@ def fit_model(d: Data, epochs: int, **params: Any) -> tuple[Any, list[float]]:
         callbacks=[_epoch_timer()],
     )
     learner.configure(
-        epochs=epochs, batch_size=s.batch_size, shuffle=True, seed=SEED, device=DEVICE, **params
+        epochs=epochs,
+        batch_size=s.batch_size,
+        batch_size_predict=PREDICT_BATCH,
+        shuffle=True,
+        seed=SEED,
+        device=DEVICE,
+        **params,
     )
     learner.train(d.task)
     return learner, learner.model.callbacks["epoch_timer"]["seconds"]
@@ -130,6 +138,7 @@ def fit_graph(d: Data, epochs: int, **params: Any) -> tuple[Any, list[float]]:
         _epoch_timer(),
         epochs=epochs,
         batch_size=d.setting.batch_size,
+        batch_size_predict=PREDICT_BATCH,
         shuffle=True,
         seed=SEED,
         device=DEVICE,
@@ -145,7 +154,9 @@ def predict_tensors(net: Any, X: Any) -> Any:
 
     net.eval()
     with torch.no_grad():
-        out = torch.cat([net(X[i : i + 1024]) for i in range(0, X.shape[0], 1024)])
+        out = torch.cat(
+            [net(X[i : i + PREDICT_BATCH]) for i in range(0, X.shape[0], PREDICT_BATCH)]
+        )
     return out.cpu()
 
 
@@ -223,7 +234,7 @@ def main(argv: list[str] | None = None) -> None:
     for _ in range(PREDICT_REPEATS):
         for key, fn in predictions.items():
             ptimes[key].append(_time(fn))
-    print(f"\n### Prediction on {name}: {d.setting.n:,} rows, batch 1024\n")
+    print(f"\n### Prediction on {name}: {d.setting.n:,} rows, batch {PREDICT_BATCH}\n")
     frame = statistics.median(ptimes["(a) from the DataFrame"])
     print("| competitor | ms (median) | ratio to (a) from the DataFrame |")
     print("|---|---|---|")

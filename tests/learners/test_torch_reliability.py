@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from torch import nn
 
 import torchweave as tw
@@ -69,3 +70,96 @@ def test_torch_learner_refuses_nan_at_predict_and_keeps_model_after_refused_retr
     with pytest.raises(tw.TaskError, match="'sepal_length' \\(1 row\\) at train"):
         learner.train(tw.TaskClassif(bad, "species"))
     pd.testing.assert_frame_equal(learner.predict(task).prob, before)
+
+
+def _count_pandas_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    original = tw.Task._nonfinite_counts
+
+    def counting(self, cols):
+        calls.append(self.id)
+        return original(self, cols)
+
+    monkeypatch.setattr(tw.Task, "_nonfinite_counts", counting)
+    return calls
+
+
+def test_numeric_predict_checks_the_input_tensor_and_names_columns_only_on_failure(monkeypatch):
+    task = tw.tsk("iris")
+    learner = iris_learner().train(task)
+    calls = _count_pandas_checks(monkeypatch)
+    clean = learner.predict(task)
+    assert calls == []  # one isfinite over the input tensor instead of the pandas pass
+    assert clean.prob.shape == (150, 3)
+    bad = task.data()
+    bad.loc[[4, 9, 11], "petal_length"] = np.inf
+    with pytest.raises(
+        tw.TaskError,
+        match=r"Task 'bad' has infinite values in feature\(s\) 'petal_length' \(3 rows\) at "
+        r"predict",
+    ):
+        learner.predict(tw.TaskClassif(bad, "species", id="bad"))
+    assert calls == ["bad"]  # the pandas pass ran to name the column
+
+
+def test_predict_checks_only_the_rows_it_predicts():
+    task = tw.tsk("iris")
+    learner = iris_learner().train(task)
+    bad = task.data()
+    bad.loc[0, "sepal_width"] = np.nan
+    bad_task = tw.TaskClassif(bad, "species", id="bad")
+    pred = learner.predict(bad_task, row_ids=range(1, 150))
+    assert len(pred.response) == 149
+    with pytest.raises(tw.TaskError, match=r"'sepal_width' \(1 row\) at predict"):
+        learner.predict(bad_task, row_ids=[0, 1])
+
+
+def test_a_float64_value_that_overflows_float32_still_predicts_as_before():
+    task = tw.tsk("iris")
+    learner = iris_learner().train(task)
+    big = task.data()
+    big.loc[0, "sepal_length"] = 1e300  # finite in float64, inf in the float32 tensor
+    with pytest.warns(RuntimeWarning, match="overflow encountered in cast"):
+        pred = learner.predict(tw.TaskClassif(big, "species"))
+    assert len(pred.response) == 150
+
+
+class _Embed(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(2, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.emb(x).flatten(1)
+
+
+def test_factor_features_keep_the_pandas_check_before_conversion(monkeypatch):
+    df = tw.tsk("iris").data()[["species"]]
+    df["kind"] = pd.Categorical(np.where(np.arange(150) % 2 == 0, "a", "b"))
+    task = tw.TaskClassif(df, "species", id="with_factor")
+    learner = tw.LearnerTorchModel(
+        network=_Embed(),
+        ingress_tokens={"x": tw.TorchIngressToken(["kind"], tw.batchgetter_categ, (None, 1))},
+        task_type="classif",
+    ).configure(epochs=1, batch_size=50, device="cpu", seed=1)
+    learner.train(task)
+    calls = _count_pandas_checks(monkeypatch)
+    learner.predict(task)
+    assert calls == ["with_factor"]  # codes are integers: isfinite could not see a gap
+    bad = df.copy()
+    bad.loc[[2, 3], "kind"] = np.nan
+    with pytest.raises(tw.TaskError, match=r"missing values in feature\(s\) 'kind' \(2 rows\)"):
+        learner.predict(tw.TaskClassif(bad, "species"))
+
+
+def test_prediction_leaves_the_network_trainable():
+    task = tw.tsk("iris")
+    learner = iris_learner().train(task)
+    learner.predict(task)
+    network = learner.model.network
+    assert network.training and all(p.requires_grad for p in network.parameters())
+    x = torch.randn(5, 4)
+    network(x).sum().backward()  # no inference tensor was left in the module
+    assert all(p.grad is not None for p in network.parameters())
+    learner.train(task)  # and it trains again
+    assert learner.is_trained

@@ -22,7 +22,7 @@ from torchweave.callbacks.early_stopping import CallbackSetEarlyStopping
 from torchweave.data.task import Task
 from torchweave.errors import InvalidParameterError, TaskError
 from torchweave.learners.learner import ALL_FEATURE_TYPES, Learner
-from torchweave.network.ingress_token import TorchIngressToken
+from torchweave.network.ingress_token import TorchIngressToken, batchgetter_num
 from torchweave.params.param_set import ParamSet, ParamSetCollection
 from torchweave.training.checks import check_measures, warn_target_scale
 from torchweave.training.dataloader import make_dataloader, preload_automatically
@@ -314,6 +314,43 @@ class LearnerTorch(Learner):
         return model
 
     # --- prediction -------------------------------------------------------------------------
+    def _checks_values_on_tensors(self, task: Task) -> bool:
+        """Whether predict can check the features for NaN and inf on the input tensors.
+
+        True when every feature is a numpy number column and reaches the network through
+        the numeric ingress (one float tensor built once): one ``isfinite`` reduction
+        there (on the device, after the one copy) replaces the pandas pass, which then
+        runs only to name the offending columns. Factor and nullable columns keep the
+        pandas check before anything is converted.
+        """
+        if self.model is None or task.nrow == 0:
+            return False
+        dtypes = task._data.dtypes.to_dict()  # as check_levels reads them (no copy)
+        for name in task.feature_names:
+            dtype = dtypes.get(name)
+            if not (isinstance(dtype, np.dtype) and dtype.kind in "fiub"):
+                return False
+        covered: set[str] = set()
+        for token in self._ingress_tokens(task, self._torch_ps.values).values():
+            if token.batchgetter is not batchgetter_num:
+                return False
+            covered.update(token.feature_names(task))
+        return covered >= set(task.feature_names)
+
+    def _check_values(self, task: Task, phase: str) -> None:
+        if phase == "predict" and self._checks_values_on_tensors(task):
+            return  # _predict checks the input tensors (and names columns if needed)
+        super()._check_values(task, phase)
+
+    def _check_input_tensors(self, inputs: dict[str, torch.Tensor], task: Task) -> None:
+        """Refuse NaN and inf features, as ``Learner._check_values`` does, from the tensors."""
+        for tensor in inputs.values():
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                # The pandas check names the columns (float64 values that only overflow
+                # in float32 pass it, as before).
+                Learner._check_values(self, task, "predict")
+                return
+
     def _predict(self, task: Task) -> dict[str, Any]:
         model: TorchModel = self.model
         pv = self._torch_ps.values
@@ -324,6 +361,7 @@ class LearnerTorch(Learner):
             network = model.network.to(device)
             was_training = network.training  # predict leaves the model's mode as it was
             network.eval()
+            on_tensors = self._checks_values_on_tensors(task)
             dataset: TaskDataset | TensorDataset = self._dataset(task, pv, target=False)
             to_device = make_to_device(device)
             if isinstance(dataset, TaskDataset) and not dataset.frames:
@@ -332,12 +370,21 @@ class LearnerTorch(Learner):
                 inputs = dataset.cached
                 if to_device is not None and preload_automatically(dataset, pv):
                     inputs, to_device = {k: v.to(device) for k, v in inputs.items()}, None
+                if on_tensors:
+                    self._check_input_tensors(inputs, task)
+                    on_tensors = False
                 dataset = TensorDataset(inputs, None)
+            if on_tensors:  # a dataset of another kind: the pandas check after all
+                Learner._check_values(self, task, "predict")
             loader = make_dataloader(dataset, pv, train=False, owner=self.id)
             forward = make_forward(network, list(_input_names(dataset)))
             outputs = []
             try:
-                with torch.no_grad():
+                # inference_mode: no autograd bookkeeping at all (the outputs only become
+                # numpy arrays), cheaper per operation than no_grad. TorchScript traces
+                # refuse it (their parameters take part in autograd), so they keep no_grad.
+                no_autograd = torch.no_grad() if model.jitted else torch.inference_mode()
+                with no_autograd:
                     for batch in loader:
                         out = forward((batch if to_device is None else to_device(batch))["x"])
                         outputs.append(out[0] if isinstance(out, tuple | list) else out)
