@@ -13,4 +13,4 @@ from torchweave.io._names import NAMES
 
 __getattr__, __dir__ = _lazy.lazy_exports(__name__, NAMES)
 
-__all__ = list(NAMES)
+__all__ = sorted(NAMES)

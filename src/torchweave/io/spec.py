@@ -53,6 +53,7 @@ _TORCH_FIELDS = {"optimizer", "loss", "callbacks", "network", "ingress_tokens"}
 _ALIASES: dict[str, tuple[str, ...]] = {"shapes_out": ("shapes_out_fn",)}
 
 _probes: dict[tuple[str, str], Any] = {}
+_MISSING = object()
 
 
 # --- registry keys ---------------------------------------------------------------------
@@ -112,8 +113,9 @@ def _ctor_args(obj: Any, ctor: Callable[..., Any], where: str, skip: set[str]) -
         if name in skip or par.kind in (par.VAR_POSITIONAL, par.VAR_KEYWORD):
             continue
         for attr in (name, f"_{name}", *_ALIASES.get(name, ())):
-            if hasattr(obj, attr):
-                out[name] = getattr(obj, attr)
+            value = getattr(obj, attr, _MISSING)
+            if value is not _MISSING and not inspect.ismethod(value):
+                out[name] = value
                 break
         else:
             if par.default is par.empty:
@@ -130,10 +132,7 @@ def _key_or_class(obj: Any, reg: registry.Registry[Any], where: str) -> dict[str
 
 
 def _set_params(param_set: Any, values: Mapping[str, Any]) -> None:
-    """Make ``param_set``'s values exactly ``values``."""
-    extra = [k for k in param_set.values if k not in values]
-    if extra:
-        param_set.remove_values(*extra)
+    """Set ``values`` on ``param_set`` (values not named keep their initial values)."""
     if values:
         param_set.set_values(dict(values))
 
@@ -286,18 +285,7 @@ def learner_from_spec_data(spec: Mapping[str, Any], dec: Decoder) -> Learner:
             if "callbacks" in spec:
                 callbacks = [dec.decode(cb) for cb in spec["callbacks"]]
                 learner.callbacks = callbacks  # type: ignore[attr-defined]
-            own = {
-                k: v
-                for k, v in learner.param_set.values.items()
-                if not k.startswith(("opt.", "loss.", "cb."))
-            }
-            extra = [k for k in own if k not in values]
-            if extra:
-                learner.param_set.remove_values(*extra)
-            if values:
-                learner.param_set.set_values(values)
-        elif "params" in spec:
-            _set_params(learner.param_set, values)
+        _set_params(learner.param_set, values)
     if "predict_type" in spec:
         learner.predict_type = spec["predict_type"]
     if spec.get("validate") is not None:
