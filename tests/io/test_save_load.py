@@ -172,7 +172,7 @@ def _prebuilt_keys() -> list[str]:
     from torchweave.training.learner_torch_model import LearnerTorchModel
 
     keys = []
-    for key in tw.registry.learners.keys():
+    for key in tw.registry.learners:
         learner = tw.lrn(key)
         if isinstance(learner, LearnerTorch) and not isinstance(learner, LearnerTorchModel):
             keys.append(key)

@@ -153,7 +153,7 @@ def test_bad_specs_name_the_problem(tmp_path):
 
 def _default_pipeops() -> list[str]:
     keys = []
-    for key in tw.registry.pipeops.keys():
+    for key in tw.registry.pipeops:
         ctor = tw.registry.pipeops.constructor(key)
         try:
             signature = inspect.signature(ctor)
