@@ -65,7 +65,7 @@ def run() -> pd.DataFrame:
     import torch
 
     import torchweave as tw
-    from torchweave.io.onnx_export import _Folded, _fold, _torch_parts, onnx_feeds
+    from torchweave.io.onnx_export import _fold, _Folded, _torch_parts, onnx_feeds
 
     torch.set_num_threads(1)
     learner, features = _learner()
