@@ -21,6 +21,7 @@ for regression. See docs/onnx.md.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import warnings
@@ -236,7 +237,7 @@ def export_onnx(
     network = inner.network
     if network is None:
         raise NotTrainedError(f"Learner '{learner.id}' holds no trained network.")
-    network = network.to("cpu").eval()
+    network = copy.deepcopy(network).to("cpu").eval()  # the learner keeps its own
     folded = _fold(learner, inner, chain)
     if folded is not None:
         module: nn.Module = _Folded(network, folded.pop("expressions"))
