@@ -259,6 +259,25 @@ def test_fitted_sklearn_state_and_module_instances_are_refused(tmp_path):
         tw.save(model, tmp_path / "n")
 
 
+def test_lazy_tensor_learners_are_refused_but_their_spec_round_trips(tmp_path):
+    task = tw.tsk("digits")
+    graph = (
+        po("trafo_normalize", mean=[0.3], std=[0.4])
+        >> po("torch_ingress_ltnsr")
+        >> nn("flatten")
+        >> nn("head")
+        >> po("torch_loss", loss="cross_entropy")
+        >> po("torch_optimizer", optimizer="adam")
+        >> po("torch_model_classif", epochs=1, batch_size=64, seed=1)
+    )
+    learner = tw.as_learner(graph)
+    spec = tw.to_spec(learner)
+    assert tw.to_spec(tw.learner_from_spec(spec)) == spec
+    learner.train(task, row_ids=range(100))
+    with pytest.raises(SaveError, match=r"lazy tensor \(image\) features.*tw\.to_spec"):
+        tw.save(learner, tmp_path / "m")
+
+
 @pytest.fixture()
 def saved_zip(tmp_path):
     learner = tw.lrn("classif.featureless").train(tw.tsk("iris"))

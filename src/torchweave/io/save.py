@@ -110,6 +110,12 @@ def save(
 
     if not isinstance(learner, Learner):
         raise SaveError(f"tw.save takes a Learner. Got {type(learner).__name__} instead.")
+    if learner.state is not None and "lazy_tensor" in learner.state.feature_types.values():
+        raise SaveError(
+            f"Cannot save learner '{learner.id}': it was trained on lazy tensor (image) "
+            "features, whose datasets are Python objects that cannot be saved without "
+            "pickle. Save its spec with tw.to_spec and train it again after loading that."
+        )
     store = TensorStore()
     codec = StateCodec(store, optimizer_state=optimizer_state)
     encoded = codec.encode_learner(learner)
