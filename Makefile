@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PIP_FLAGS := --disable-pip-version-check -q
 
-.PHONY: demo test bench lint typecheck clean
+.PHONY: demo test bench docs lint typecheck clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ test: $(STAMP) lint typecheck
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The documentation site (mkdocs-material); runs the gallery examples, fails on
+# broken links, warnings and failing examples.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

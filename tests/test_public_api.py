@@ -110,6 +110,7 @@ TORCH_SUBPACKAGES = [
     "torchweave.training",
     "torchweave.callbacks",
     "torchweave.lazy",
+    "torchweave.io",
 ]
 
 

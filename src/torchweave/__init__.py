@@ -12,6 +12,7 @@ from torchweave.data import *  # noqa: F403
 from torchweave.data import __all__ as _data_all
 from torchweave.errors import *  # noqa: F403
 from torchweave.errors import __all__ as _errors_all
+from torchweave.io import _names as _io_names
 from torchweave.lazy import _names as _lazy_names
 from torchweave.learners import *  # noqa: F403
 from torchweave.learners import __all__ as _learners_all
@@ -37,6 +38,7 @@ _LAZY_NAMES: dict[str, str] = {
     **_training_names.NAMES,
     **_callbacks_names.NAMES,
     **_lazy_names.NAMES,
+    **_io_names.NAMES,
 }
 # The scikit-learn face (imports scikit-learn on first use).
 _FACE_NAMES: dict[str, str] = {"to_sklearn": "torchweave.sklearn"}
