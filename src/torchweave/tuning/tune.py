@@ -156,14 +156,16 @@ def make_instance(
             "tw.to_tune(1e-4, 1e-1, logscale=True)})."
         )
     _check_internal(learner, tokens)
+    jobs = _resolve_jobs(n_jobs)
+    if seed is None:
+        seed = int(np.random.randint(0, 2**31 - 1))
     plan = resampling.clone()
     if plan.is_instantiated:
         plan._check_fits(task)
     else:
+        if plan.random_state is None:  # the splits follow the run's seed
+            plan.random_state = int(np.random.SeedSequence([seed]).generate_state(1)[0])
         plan.instantiate(task)
-    jobs = _resolve_jobs(n_jobs)
-    if seed is None:
-        seed = int(np.random.randint(0, 2**31 - 1))
     stride, sign = _prune_setup(learner, tokens, ms)
     return TuningInstance(
         task=task,
@@ -215,7 +217,8 @@ def tune(
     learner : Learner
         The learner (a graph learner included), with ``to_tune`` tokens.
     resampling : Resampling
-        How each configuration is evaluated (instantiated once on ``task``).
+        How each configuration is evaluated (instantiated once on ``task``; without a
+        ``random_state`` its splits are drawn from ``seed``).
     measures : Measure, key or list, optional
         What to optimise (default: the task type's default measure). Several
         measures make a multi-objective run: ``instance.pareto_front``.
