@@ -8,10 +8,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import torchweave as tw
+from tests.tuning.helpers import branch_graph, rpart
 from torchweave.errors import InvalidParameterError
 from torchweave.params.param import Condition
 from torchweave.tuning.search_space import branch_conditions, space_from_learner
-from tests.tuning.helpers import branch_graph, rpart
 
 
 def _space():
@@ -53,16 +53,18 @@ def test_grid_drops_inactive_parameters_and_duplicates():
     assert len(grid) == 12
     assert all(("slope" in g) == (g["act"] == "relu") for g in grid)
     assert tw.ps(n=tw.p_int(1, 2)).grid(5) == [{"n": 1}, {"n": 2}]
-    assert tw.ps(x=tw.p_dbl(1, 100, logscale=True)).grid(3) == [{"x": 1.0}, {"x": 10.0}, {"x": 100.0}]
+    assert tw.ps(x=tw.p_dbl(1, 100, logscale=True)).grid(3) == [
+        {"x": 1.0},
+        {"x": 10.0},
+        {"x": 100.0},
+    ]
     assert len(space.grid(2, param_resolutions={"slope": 5})) == 2 * (5 + 1)  # n in {1, 3}
 
 
 def test_transform_applies_trafos_then_extra_trafo():
     space = _space()
     assert space.transform({"units": 3, "act": "tanh"}) == {"units": 8, "act": "tanh"}
-    space = tw.ps(
-        a=tw.p_int(1, 3), extra_trafo=lambda x: {"a": x["a"], "b": x["a"] * 10}
-    )
+    space = tw.ps(a=tw.p_int(1, 3), extra_trafo=lambda x: {"a": x["a"], "b": x["a"] * 10})
     assert space.transform({"a": 2}) == {"a": 2, "b": 20}
 
 
@@ -85,8 +87,13 @@ def test_bad_spaces_are_refused(params, match):
 
 
 def test_space_from_learner_tokens():
-    tokens = space_from_learner(rpart(max_depth=tw.to_tune(1, 4), criterion=tw.to_tune(["gini", "entropy"])))
-    assert tokens.space.ids == ["criterion", "max_depth"] or set(tokens.space.ids) == {"criterion", "max_depth"}
+    tokens = space_from_learner(
+        rpart(max_depth=tw.to_tune(1, 4), criterion=tw.to_tune(["gini", "entropy"]))
+    )
+    assert tokens.space.ids == ["criterion", "max_depth"] or set(tokens.space.ids) == {
+        "criterion",
+        "max_depth",
+    }
     assert tokens.inactive_values == {"max_depth": 1, "criterion": "gini"}
     assert not tokens.internal
 

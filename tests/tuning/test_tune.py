@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 import torchweave as tw
-from torchweave.errors import InvalidParameterError, InvalidTypeError, NotTrainedError
 from tests.tuning.helpers import branch_graph, rpart
+from torchweave.errors import InvalidParameterError, InvalidTypeError, NotTrainedError
 
 IRIS = tw.tsk("iris")
 CE = tw.msr("classif.ce")
@@ -47,7 +47,10 @@ def test_random_search_is_reproducible_and_respects_the_budget():
     a = _tune(tw.tnr("random_search"), learner, n_evals=5).archive
     b = _tune(tw.tnr("random_search"), learner, n_evals=5).archive
     assert len(a) == 5
-    pd.testing.assert_frame_equal(a[["max_depth", "min_samples_leaf", "classif.ce"]], b[["max_depth", "min_samples_leaf", "classif.ce"]])
+    pd.testing.assert_frame_equal(
+        a[["max_depth", "min_samples_leaf", "classif.ce"]],
+        b[["max_depth", "min_samples_leaf", "classif.ce"]],
+    )
     assert a["min_samples_leaf"].between(1, 20).all()
 
 
@@ -131,7 +134,9 @@ def test_multi_objective_gives_the_pareto_front():
     learner = rpart(max_depth=tw.to_tune(1, 6), min_samples_leaf=tw.to_tune([1, 10, 40]))
     learner.predict_type = "prob"
     measures = [CE, tw.msr("classif.logloss")]
-    instance = _tune(tw.tnr("grid_search", resolution=6), learner, terminator=None, measures=measures)
+    instance = _tune(
+        tw.tnr("grid_search", resolution=6), learner, terminator=None, measures=measures
+    )
     archive = instance.archive.set_index("eval")
     front = instance.pareto_front
     assert front and instance.result == front[0]
@@ -148,7 +153,12 @@ def test_an_explicit_search_space_with_trafo_and_dependency():
         max_depth=tw.p_int(0, 2, trafo=lambda x: 2**x),
         min_samples_leaf=tw.p_int(1, 5, depends=("criterion", "entropy")),
     )
-    instance = _tune(tw.tnr("grid_search", resolution=3), tw.lrn("classif.rpart"), terminator=None, search_space=space)
+    instance = _tune(
+        tw.tnr("grid_search", resolution=3),
+        tw.lrn("classif.rpart"),
+        terminator=None,
+        search_space=space,
+    )
     archive = instance.archive
     assert sorted(set(archive["max_depth"])) == [1, 2, 4]
     gini = archive[archive["criterion"] == "gini"]
@@ -157,7 +167,9 @@ def test_an_explicit_search_space_with_trafo_and_dependency():
 
 
 def test_store_resample_results():
-    instance = _tune(tw.tnr("grid_search", resolution=2), terminator=None, store_resample_results=True)
+    instance = _tune(
+        tw.tnr("grid_search", resolution=2), terminator=None, store_resample_results=True
+    )
     rr = instance.archive["resample_result"].iloc[0]
     assert isinstance(rr, tw.ResampleResult) and rr.iters == 3
     assert rr.aggregate(CE)["classif.ce"] == instance.archive["classif.ce"].iloc[0]
@@ -167,13 +179,17 @@ def test_argument_errors():
     with pytest.raises(InvalidTypeError, match="needs a Tuner"):
         tw.tune("random_search", IRIS, rpart(max_depth=tw.to_tune(1, 2)), tw.rsmp("holdout"))
     with pytest.raises(InvalidParameterError, match="does not stop by itself"):
-        tw.tune(tw.tnr("random_search"), IRIS, rpart(max_depth=tw.to_tune(1, 2)), tw.rsmp("holdout"))
+        tw.tune(
+            tw.tnr("random_search"), IRIS, rpart(max_depth=tw.to_tune(1, 2)), tw.rsmp("holdout")
+        )
     with pytest.raises(InvalidParameterError, match="Nothing to tune"):
         tw.tune(tw.tnr("grid_search"), IRIS, tw.lrn("classif.rpart"), tw.rsmp("holdout"))
     with pytest.raises(InvalidParameterError, match="search_space was given too"):
         _tune(tw.tnr("grid_search"), search_space=tw.ps(max_depth=tw.p_int(1, 2)))
     with pytest.raises(InvalidParameterError, match="not parameters of learner"):
-        _tune(tw.tnr("grid_search"), tw.lrn("classif.rpart"), search_space=tw.ps(nope=tw.p_int(1, 2)))
+        _tune(
+            tw.tnr("grid_search"), tw.lrn("classif.rpart"), search_space=tw.ps(nope=tw.p_int(1, 2))
+        )
     with pytest.raises(InvalidParameterError, match="eval_time_limit"):
         _tune(tw.tnr("grid_search"), eval_time_limit=0)
 

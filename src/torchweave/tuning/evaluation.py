@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import random
 import time
-import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,8 +119,9 @@ class EvalRecord:
 
 
 def _message(exc: BaseException) -> str:
-    text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-    return text
+    """``"<class name>: <message>"`` and the notes (which learner, iteration, callback)."""
+    notes = getattr(exc, "__notes__", [])
+    return "\n".join([f"{type(exc).__name__}: {exc}", *notes])
 
 
 def _is_optuna_pruned(exc: BaseException) -> bool:

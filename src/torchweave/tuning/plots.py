@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from torchweave.errors import MissingDependencyError, PlotError
 from torchweave.utils.text import quote_list
 
-if TYPE_CHECKING:
-    from torchweave.tuning.instance import TuningInstance
+# The instance is typed as Any: importing TuningInstance here would make an import
+# circle (the instance uses the terminators and the plots).
+TuningInstance = Any
 
 __all__ = ["plot_tuning_history", "plot_tuning_params"]
 

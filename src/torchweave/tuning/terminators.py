@@ -12,14 +12,15 @@ import builtins
 import math
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from torchweave.errors import InvalidParameterError
 from torchweave.registry import terminators
 from torchweave.utils.text import format_value
 
-if TYPE_CHECKING:
-    from torchweave.tuning.instance import TuningInstance
+# The instance is typed as Any: importing TuningInstance here would make an import
+# circle (the instance uses the terminators and the plots).
+TuningInstance = Any
 
 __all__ = [
     "Terminator",
