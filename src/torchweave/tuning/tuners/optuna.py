@@ -92,11 +92,16 @@ class TunerOptuna(Tuner):
                 "Optuna prunes single-objective studies only; tune with one measure or "
                 "without a pruner."
             )
-        self.study = optuna.create_study(
-            directions=directions,
-            sampler=sampler,
-            pruner=self.pruner if self.pruner is not None else optuna.pruners.NopPruner(),
-        )
+        verbosity = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "new study created" line
+        try:
+            self.study = optuna.create_study(
+                directions=directions,
+                sampler=sampler,
+                pruner=self.pruner if self.pruner is not None else optuna.pruners.NopPruner(),
+            )
+        finally:
+            optuna.logging.set_verbosity(verbosity)
 
     def _ask(self, instance: TuningInstance, n: int) -> list[dict[str, Any]]:
         self._pending = [self.study.ask() for _ in range(n)]
