@@ -95,3 +95,24 @@ def test_internal_token_needs_an_internal_tuning_parameter():
         learner.param_set.set_values(
             **{"torch_model_classif.batch_size": tw.to_tune(upper=5, internal=True)}
         )
+
+
+def test_internal_tuning_combines_with_an_explicit_search_space():
+    learner = branch_graph(patience=2, validate=0.3)
+    learner.param_set.set_values(
+        **{"torch_model_classif.epochs": tw.to_tune(upper=6, internal=True)}
+    )
+    space = tw.ps(**{"torch_optimizer.lr": tw.p_dbl(0.01, 0.1, logscale=True)})
+    instance = tw.tune(
+        tw.tnr("random_search"),
+        IRIS,
+        learner,
+        tw.rsmp("holdout"),
+        CE,
+        tw.trm("evals", n_evals=2),
+        search_space=space,
+        seed=1,
+    )
+    archive = instance.archive
+    assert list(archive.columns[:3]) == ["eval", "torch_optimizer.lr", "classif.ce"]
+    assert all(1 <= v["torch_model_classif.epochs"] <= 6 for v in archive["internal_tuned_values"])
