@@ -102,6 +102,10 @@ class EvalRecord:
         Seconds the whole evaluation took.
     resample_result : ResampleResult or None
         Kept on request.
+    batch : int
+        The batch it was evaluated in.
+    timestamp : float
+        When its batch finished (``time.time()``).
     """
 
     number: int
