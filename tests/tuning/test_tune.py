@@ -213,3 +213,13 @@ def test_repr_and_result_learner():
     learner = instance.result_learner()
     assert learner.param_set.values["max_depth"] == instance.result.config["max_depth"]
     assert not math.isnan(learner.train(IRIS).predict(IRIS).score(CE)["classif.ce"])
+
+
+def test_tuning_leaves_the_global_random_state_alone():
+    import numpy as np
+
+    np.random.seed(7)
+    expected = np.random.random()
+    np.random.seed(7)
+    _tune(tw.tnr("grid_search", resolution=2), terminator=None)
+    assert np.random.random() == expected

@@ -149,9 +149,20 @@ def evaluate(job: EvalJob) -> EvalRecord:
     EvalRecord
         Scores, status, error, internally tuned values and timings.
     """
-    start = time.perf_counter()
+    # Seed the global generators for this evaluation, and leave them as they were
+    # (with n_jobs=1 this runs in the caller's process).
+    np_state, py_state = np.random.get_state(), random.getstate()
     np.random.seed(job.seed % 2**32)
     random.seed(job.seed)
+    try:
+        return _evaluate(job)
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+
+
+def _evaluate(job: EvalJob) -> EvalRecord:
+    start = time.perf_counter()
     record = EvalRecord(
         number=job.number,
         config=dict(job.config),
