@@ -2,7 +2,7 @@
 
 ``import torchweave as tw`` gives the public API: tasks, learners, measures,
 resampling, parameters, pipelines, and the sugar functions ``tsk``, ``lrn``, ``msr``,
-``rsmp`` and ``po``.
+``rsmp``, ``po``, ``tnr`` and ``trm``.
 """
 
 from torchweave import _lazy, registry
@@ -25,10 +25,12 @@ from torchweave.pipelines import *  # noqa: F403
 from torchweave.pipelines import __all__ as _pipelines_all
 from torchweave.resampling import *  # noqa: F403
 from torchweave.resampling import __all__ as _resampling_all
-from torchweave.sugar import lrn, lrns, msr, msrs, rsmp, tsk, tsks
+from torchweave.sugar import lrn, lrns, msr, msrs, rsmp, tnr, tnrs, trm, trms, tsk, tsks
 from torchweave.tasks import *  # noqa: F403
 from torchweave.tasks import __all__ as _tasks_all
 from torchweave.training import _names as _training_names
+from torchweave.tuning import *  # noqa: F403
+from torchweave.tuning import __all__ as _tuning_all
 
 # The torch layers load on first use, so that `import torchweave` (and the core
 # layers) never import torch. Each torch subpackage keeps its public names, with the
@@ -53,6 +55,7 @@ __all__ = [
     *_pipelines_all,
     *_resampling_all,
     *_tasks_all,
+    *_tuning_all,
     *_LAZY_NAMES,
     *_FACE_NAMES,
     "__version__",
@@ -62,6 +65,10 @@ __all__ = [
     "msrs",
     "registry",
     "rsmp",
+    "tnr",
+    "tnrs",
+    "trm",
+    "trms",
     "tsk",
     "tsks",
 ]

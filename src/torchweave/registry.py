@@ -29,6 +29,8 @@ __all__ = [
     "pipeops",
     "resamplings",
     "tasks",
+    "terminators",
+    "tuners",
 ]
 
 T = TypeVar("T")
@@ -180,3 +182,8 @@ callbacks: Registry[Any] = Registry("callback")
 # built-in callback is its file plus its names in callbacks/_names.py (torch-free).
 for _module in sorted(set(_CALLBACK_NAMES.values())):
     callbacks.add_lazy_module(_module)
+# Tuning (torch-free; Optuna is imported only when tnr("optuna") is built).
+tuners: Registry[Any] = Registry("tuner")
+tuners.add_lazy_module("torchweave.tuning")
+terminators: Registry[Any] = Registry("terminator")
+terminators.add_lazy_module("torchweave.tuning")

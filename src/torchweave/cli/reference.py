@@ -20,6 +20,8 @@ _SECTIONS = [
     ("losses", "Losses", "tw.t_loss(key)"),
     ("optimizers", "Optimizers", "tw.t_opt(key)"),
     ("callbacks", "Callbacks", "tw.t_clbk(key)"),
+    ("tuners", "Tuners", "tw.tnr(key)"),
+    ("terminators", "Terminators", "tw.trm(key)"),
 ]
 
 

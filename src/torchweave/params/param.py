@@ -25,6 +25,7 @@ __all__ = [
     "ParamInt",
     "ParamLgl",
     "ParamUty",
+    "TuneToken",
     "p_dbl",
     "p_fct",
     "p_int",
@@ -54,6 +55,20 @@ class _NoDefault:
 
 
 NO_DEFAULT: Any = _NoDefault()
+
+
+class TuneToken:
+    """Base of the values that mark a parameter for tuning (``tw.to_tune(...)``).
+
+    A ParamSet accepts a token as the value of any parameter whose declaration the
+    token fits (:meth:`check_param`); training refuses a learner that still holds one
+    (:meth:`ParamSet.check_required`). The tokens themselves live in
+    :mod:`torchweave.tuning.tokens`.
+    """
+
+    def check_param(self, param: Param) -> str | None:
+        """``None`` if the token fits ``param``, else what was expected."""
+        return None
 
 
 @dataclass(frozen=True)
@@ -112,6 +127,12 @@ class Param:
         The parameter may only be set while another one takes certain values.
     description : str
         One line of documentation.
+    trafo : callable or None
+        In a search space (``tw.ps``): maps a sampled value to the value the learner
+        gets (e.g. ``lambda x: 2**x``). A ParamSet of a learner ignores it.
+    logscale : bool
+        In a search space: sample (and space grid points) uniformly on the log scale
+        between the bounds (integers and floats with positive bounds).
     """
 
     default: Any = NO_DEFAULT
@@ -120,6 +141,8 @@ class Param:
     special_vals: tuple[Any, ...] = ()
     depends: Condition | None = None
     description: str = ""
+    trafo: Callable[[Any], Any] | None = None
+    logscale: bool = False
 
     kind: str = field(default="untyped", init=False)
 
@@ -404,8 +427,13 @@ def p_int(
     special_vals: Sequence[Any] = (),
     depends: Condition | tuple[str, Any] | None = None,
     description: str = "",
+    trafo: Callable[[Any], Any] | None = None,
+    logscale: bool = False,
 ) -> ParamInt:
-    """Declare an integer parameter (bounds inclusive; ``math.inf`` for none)."""
+    """Declare an integer parameter (bounds inclusive; ``math.inf`` for none).
+
+    ``trafo`` and ``logscale`` only matter in a search space (:func:`torchweave.ps`).
+    """
     return ParamInt(
         default=default,
         init=init,
@@ -413,6 +441,8 @@ def p_int(
         special_vals=tuple(special_vals),
         depends=_as_condition(depends),
         description=description,
+        trafo=trafo,
+        logscale=logscale,
         lower_bound=lower,
         upper_bound=upper,
     )
@@ -430,8 +460,13 @@ def p_dbl(
     special_vals: Sequence[Any] = (),
     depends: Condition | tuple[str, Any] | None = None,
     description: str = "",
+    trafo: Callable[[Any], Any] | None = None,
+    logscale: bool = False,
 ) -> ParamDbl:
-    """Declare a real-valued parameter."""
+    """Declare a real-valued parameter.
+
+    ``trafo`` and ``logscale`` only matter in a search space (:func:`torchweave.ps`).
+    """
     return ParamDbl(
         default=default,
         init=init,
@@ -439,6 +474,8 @@ def p_dbl(
         special_vals=tuple(special_vals),
         depends=_as_condition(depends),
         description=description,
+        trafo=trafo,
+        logscale=logscale,
         lower_bound=lower,
         upper_bound=upper,
         lower_open=lower_open,
@@ -455,6 +492,7 @@ def p_fct(
     special_vals: Sequence[Any] = (),
     depends: Condition | tuple[str, Any] | None = None,
     description: str = "",
+    trafo: Callable[[Any], Any] | None = None,
 ) -> ParamFct:
     """Declare a categorical parameter taking one of ``levels``."""
     return ParamFct(
@@ -464,6 +502,7 @@ def p_fct(
         special_vals=tuple(special_vals),
         depends=_as_condition(depends),
         description=description,
+        trafo=trafo,
         level_values=tuple(levels),
     )
 
@@ -476,6 +515,7 @@ def p_lgl(
     special_vals: Sequence[Any] = (),
     depends: Condition | tuple[str, Any] | None = None,
     description: str = "",
+    trafo: Callable[[Any], Any] | None = None,
 ) -> ParamLgl:
     """Declare a logical parameter."""
     return ParamLgl(
@@ -485,6 +525,7 @@ def p_lgl(
         special_vals=tuple(special_vals),
         depends=_as_condition(depends),
         description=description,
+        trafo=trafo,
     )
 
 

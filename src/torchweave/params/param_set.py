@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
 from torchweave.errors import InvalidParameterError
-from torchweave.params.param import NO_DEFAULT, Param
+from torchweave.params.param import NO_DEFAULT, Param, TuneToken
 from torchweave.utils.text import did_you_mean, format_value, quote_list
 
 __all__ = ["ParamSet", "ParamSetCollection"]
@@ -192,8 +192,20 @@ class ParamSet:
         return {pid: self._values[pid] for pid in ids if pid in self._values}
 
     def check_required(self, ids: Collection[str] | None = None) -> None:
-        """Raise if a parameter tagged ``"required"`` has no value."""
+        """Raise if a parameter tagged ``"required"`` has no value, or any holds a tune token.
+
+        A value ``tw.to_tune(...)`` marks a parameter for tuning; only the tuner
+        replaces it with a value, so training with one is refused here.
+        """
         ids = self.ids() if ids is None else ids
+        values = self._values
+        tokens = [pid for pid in self.ids() if isinstance(values.get(pid), TuneToken)]
+        if tokens:
+            raise InvalidParameterError(
+                f"The parameter(s) {quote_list(tokens)} of {self.owner} are set to "
+                f"{format_value(values[tokens[0]])}, a tuning token: tune the learner with "
+                "tw.tune() or tw.auto_tuner(), or set a value instead."
+            )
         missing = [
             pid for pid in ids if REQUIRED in self._params[pid].tags and pid not in self._values
         ]
@@ -208,6 +220,9 @@ class ParamSet:
         """Return the full error message for setting ``id`` to ``value``, or ``None``."""
         if id not in self._params:
             return self._unknown_message(id)
+        if isinstance(value, TuneToken):
+            problem = value.check_param(self._params[id])
+            return None if problem is None else self._message(id, problem, value)
         problem = self._params[id].check(value)
         return None if problem is None else self._message(id, problem, value)
 
@@ -254,6 +269,8 @@ class ParamSet:
             parent_value = candidate.get(
                 cond.on, parent.default if parent is not None else NO_DEFAULT
             )
+            if isinstance(parent_value, TuneToken) or isinstance(value, TuneToken):
+                continue  # tuning sets or drops the value per configuration
             if not cond.is_met(parent_value):
                 problems.append(
                     f"The '{pid}' parameter of {self.owner} can only be set when {cond}. "

@@ -24,6 +24,7 @@ from torchweave.utils.text import format_value
 
 __all__ = [
     "ANY",
+    "NO_OP",
     "VARARG",
     "Channel",
     "PipeOp",
@@ -38,6 +39,31 @@ ANY = "any"
 VARARG = "..."
 
 ChannelType = type | tuple[type, ...] | str | None
+
+
+class _NoOp:
+    """The value on the channels of a branch that is not selected (mlr3pipelines' NO_OP)."""
+
+    _instance: _NoOp | None = None
+
+    def __new__(cls) -> _NoOp:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "NO_OP"
+
+    def __reduce__(self) -> str:
+        return "NO_OP"
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _NoOp:
+        return self
+
+
+#: What an inactive branch carries: an operator whose inputs are all NO_OP does not
+#: run, gets the state NO_OP and passes NO_OP on (``po("branch")``, ``po("unbranch")``).
+NO_OP: Any = _NoOp()
 
 # How ``>>`` joins operators. The graph module registers its ``concat_graphs`` when it is
 # imported (``import torchweave`` does), so that this module, which the graph module
@@ -156,6 +182,9 @@ class PipeOp(abc.ABC):
     #: Capability flag for the conformance suite: predicting on the training data gives
     #: the training output. Operators that differ by design (augmentation) set False.
     predict_like_train: ClassVar[bool] = True
+    #: Whether ``_train``/``_predict`` take NO_OP inputs themselves (``po("unbranch")``);
+    #: other operators whose inputs are all NO_OP are skipped.
+    handles_noop: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -236,6 +265,9 @@ class PipeOp(abc.ABC):
         list
             One value per output channel.
         """
+        if self._skipped(inputs):
+            self.state = NO_OP
+            return [NO_OP] * len(self.output)
         self._check_values(inputs, self.input, "train", "input")
         self.state = None
         try:
@@ -256,6 +288,8 @@ class PipeOp(abc.ABC):
                 f"PipeOp '{self.id}' has not been trained yet, so it cannot predict. "
                 "Train it (or the graph holding it) first."
             )
+        if self._skipped(inputs):
+            return [NO_OP] * len(self.output)
         self._check_values(inputs, self.input, "predict", "input")
         try:
             outputs = self._predict(list(inputs))
@@ -264,6 +298,15 @@ class PipeOp(abc.ABC):
             exc.add_note(f"(raised in PipeOp '{self.id}' during predict)")
             raise
         return outputs
+
+    def _skipped(self, inputs: Any) -> bool:
+        """An operator on an inactive branch: every input is NO_OP."""
+        return (
+            not self.handles_noop
+            and isinstance(inputs, list)
+            and bool(inputs)
+            and all(v is NO_OP for v in inputs)
+        )
 
     def _check_values(
         self, values: Any, channels: Sequence[Channel], phase: str, direction: str

@@ -104,6 +104,11 @@ def benchmark(
 
     All iterations of all rows run in one joblib pool (one progress bar).
 
+    Learners that are different objects but share an id (two ``classif.rpart`` with
+    different ``max_depth``) get distinct ids in the results, as in mlr3: the id with
+    the suffix ``_1``, ``_2``, ... in design order. The learners passed in keep their
+    ids; :attr:`BenchmarkResult.renamed_learners` maps each new id to the original.
+
     Parameters
     ----------
     design : pandas.DataFrame
@@ -145,13 +150,37 @@ def benchmark(
             design["task"], design["learner"], design["resampling"], strict=True
         )
     ]
+    renamed = _distinct_learner_ids(list(design["learner"]), experiments)
     iterations = run_experiments(experiments, store_models, n_jobs, desc="benchmark")
     return BenchmarkResult(
         [
             ResampleResult(exp.task, exp.learner, exp.resampling, its)
             for exp, its in zip(experiments, iterations, strict=True)
-        ]
+        ],
+        renamed_learners=renamed,
     )
+
+
+def _distinct_learner_ids(learners: list[Any], experiments: list[Experiment]) -> dict[str, str]:
+    """Give different learner objects that share an id the suffixes ``_1``, ``_2``, ...
+
+    The same object on several rows (every task of a grid) keeps one id. Renames the
+    experiments' clones only; returns ``{new id: original id}``.
+    """
+    objects: dict[str, list[int]] = {}
+    for learner, exp in zip(learners, experiments, strict=True):
+        members = objects.setdefault(exp.learner.id, [])
+        if id(learner) not in members:
+            members.append(id(learner))
+    renamed: dict[str, str] = {}
+    for learner, exp in zip(learners, experiments, strict=True):
+        original = exp.learner.id
+        members = objects[original]
+        if len(members) > 1:
+            new = f"{original}_{members.index(id(learner)) + 1}"
+            exp.learner.id = new
+            renamed[new] = original
+    return renamed
 
 
 class BenchmarkResult:
@@ -166,10 +195,18 @@ class BenchmarkResult:
     ----------
     resample_results : list of ResampleResult
         The results; their position is the ``nr`` in :meth:`score`.
+    renamed_learners : dict of str to str
+        Learner ids that :func:`benchmark` made distinct (new id -> original id):
+        different learners with the same id get the suffixes ``_1``, ``_2``, ...
     """
 
-    def __init__(self, resample_results: Sequence[ResampleResult]) -> None:
+    def __init__(
+        self,
+        resample_results: Sequence[ResampleResult],
+        renamed_learners: dict[str, str] | None = None,
+    ) -> None:
         self.resample_results = list(resample_results)
+        self.renamed_learners = dict(renamed_learners or {})
 
     def __len__(self) -> int:
         return len(self.resample_results)
@@ -247,4 +284,8 @@ class BenchmarkResult:
         head = f"<BenchmarkResult> of {len(self)} resample results"
         if not self.resample_results:
             return head
-        return f"{head}\n{self._overview().to_string(index=False)}"
+        text = f"{head}\n{self._overview().to_string(index=False)}"
+        if self.renamed_learners:
+            pairs = ", ".join(f"{new} ({old})" for new, old in self.renamed_learners.items())
+            text += f"\nLearners sharing an id were renamed: {pairs}"
+        return text

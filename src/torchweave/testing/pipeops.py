@@ -128,6 +128,12 @@ def _categorical_inputs() -> list[Any]:
     return [generate_task("classif", ("factor", "ordered", "logical"), n=_N_ROWS, seed=3)]
 
 
+def _unbranch_inputs() -> list[Any]:
+    from torchweave.pipelines.pipeop import NO_OP  # one selected path, one inactive
+
+    return [NO_OP, generate_task("classif", ("numeric",), n=_N_ROWS, seed=3)]
+
+
 def _module_inputs() -> tuple[list[Any], list[Any]]:
     import torch  # only for po("module"), a node of the torch layer's module graphs
 
@@ -144,6 +150,7 @@ def _module_inputs() -> tuple[list[Any], list[Any]]:
 INPUTS: dict[str, Callable[[], list[Any] | tuple[list[Any], list[Any]]]] = {
     "torch_ingress_categ": _categorical_inputs,
     "module": _module_inputs,
+    "unbranch": _unbranch_inputs,
 }
 
 

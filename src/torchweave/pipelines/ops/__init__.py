@@ -1,5 +1,6 @@
 """The general pipeline operators; importing this package registers them."""
 
+from torchweave.pipelines.ops.branch import PipeOpBranch
 from torchweave.pipelines.ops.colapply import PipeOpColApply
 from torchweave.pipelines.ops.copy import PipeOpCopy
 from torchweave.pipelines.ops.encode import PipeOpEncode
@@ -17,8 +18,10 @@ from torchweave.pipelines.ops.scale import PipeOpScale
 from torchweave.pipelines.ops.select import PipeOpSelect
 from torchweave.pipelines.ops.sklearn import PipeOpSklearn
 from torchweave.pipelines.ops.targettrafo import PipeOpTargetTrafo
+from torchweave.pipelines.ops.unbranch import PipeOpUnbranch
 
 __all__ = [
+    "PipeOpBranch",
     "PipeOpColApply",
     "PipeOpCopy",
     "PipeOpEncode",
@@ -36,4 +39,5 @@ __all__ = [
     "PipeOpSelect",
     "PipeOpSklearn",
     "PipeOpTargetTrafo",
+    "PipeOpUnbranch",
 ]
