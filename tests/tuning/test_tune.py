@@ -67,8 +67,6 @@ def test_parallel_evaluation_gives_the_same_archive_as_sequential():
 def test_optuna_tuner_with_any_sampler(sampler):
     import optuna
 
-    if sampler == "cmaes":
-        pytest.importorskip("cmaes", reason="optuna's CmaEsSampler needs the cmaes package")
     samplers = {
         "tpe": lambda: None,
         "cmaes": lambda: optuna.samplers.CmaEsSampler(seed=1, n_startup_trials=2),
