@@ -149,3 +149,19 @@ def test_validate_test_in_resample_uses_the_test_rows(task):
     rr = tw.resample(task, learner, tw.rsmp("cv", folds=4), store_models=True)
     for trained in rr.learners:
         assert trained.internal_valid_scores == {"regr.recorder.regr.n": 10.0}
+
+
+def test_predict_type_set_after_training_reaches_the_trained_learner():
+    task = tw.tsk("iris")
+    learner = tw.as_learner(
+        tw.po("scale") >> tw.po("learner", tw.lrn("classif.rpart", max_depth=2))
+    )
+    learner.train(task)
+    assert learner.predict(task).prob is None
+    learner.predict_type = "prob"
+    pred = learner.predict(task)
+    assert pred.prob is not None and pred.prob.shape == (150, 3)
+    np.testing.assert_allclose(pred.prob.sum(axis=1), 1.0)
+    assert learner.base_learner().predict_type == "prob"
+    learner.predict_type = "response"
+    assert learner.predict(task).prob is None

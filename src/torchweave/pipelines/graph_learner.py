@@ -110,6 +110,9 @@ class GraphLearner(Learner):
     def predict_type(self, value: str) -> None:
         Learner.predict_type.fset(self, value)  # type: ignore[attr-defined]
         self._base_learner_template().predict_type = value
+        trained = self._learners_in_state().get(self._base_id)
+        if trained is not None:  # a trained graph predicts with the learner in its state
+            trained.predict_type = value
 
     @property
     def validate(self) -> Any:
