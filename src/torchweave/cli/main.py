@@ -101,19 +101,10 @@ def _torch_learners(learner: Any) -> list[Any]:
 
 
 def _predict_prob(learner: Any) -> None:
-    """Predict probabilities, also with the trained learners inside a graph learner.
-
-    (A graph learner's ``predict_type`` setter reaches the learner template of its
-    graph, not the trained learner in its state.)
-    """
+    """Predict probabilities (a graph learner passes this on to its trained learner)."""
     if "prob" not in learner.predict_types:
         raise click.BadParameter(f"Learner '{learner.id}' cannot predict probabilities.")
     learner.predict_type = "prob"
-    model = learner.model
-    if isinstance(model, dict):
-        for inner in model.values():
-            if hasattr(inner, "predict_types") and "prob" in inner.predict_types:
-                inner.predict_type = "prob"
 
 
 def _with_progress(learner: Any, show: bool) -> None:
