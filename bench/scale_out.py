@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     small = tw.TaskRegr(d.df.iloc[:2000], target="y", id="warm-up")
 
     cluster = LocalCluster(
-        n_workers=WORKERS, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=WORKERS, threads_per_worker=1, processes=True, dashboard_address=":0"
     )
     client = Client(cluster)
 
