@@ -137,10 +137,11 @@ def test_mixed_precision_on_cuda_is_close_to_float32(precision):
     learner = train(device="cuda", epochs=30, precision=precision)
     expected = torch.bfloat16 if precision == "bf16-mixed" else torch.float16
     assert set(DtypeProbe.seen) == {expected}
-    plain = weights(train(device="cuda", epochs=30))
-    for key, value in weights(learner).items():
-        torch.testing.assert_close(value, plain[key], atol=0.1, rtol=0.05, msg=key)
     assert learner.predict(tw.tsk("iris")).score(tw.msr("classif.acc"))["classif.acc"] > 0.9
+    # A few steps stay close to float32 (long runs drift apart, as on the CPU).
+    short, plain = weights(train(device="cuda", precision=precision)), weights(train("cuda"))
+    for key, value in plain.items():
+        torch.testing.assert_close(short[key], value, atol=0.05, rtol=0.05, msg=key)
 
 
 @needs_cuda
