@@ -74,6 +74,8 @@ class ContextTorch:
         Set to True to stop before the next epoch.
     callbacks : dict
         The active callbacks by id, in call order.
+    grad_scaler : torch.amp.GradScaler or None
+        The gradient scaler of ``precision="16-mixed"`` (saved in checkpoints).
     prediction_encoder : callable
         ``(network_output, task) -> dict`` used to score outputs.
     """
@@ -104,6 +106,7 @@ class ContextTorch:
     last_scores_valid: dict[str, float] | None = field(default_factory=dict)
     terminate: bool = False
     callbacks: dict[str, Any] = field(default_factory=dict)
+    grad_scaler: Any = None
 
 
 class CallbackSet:

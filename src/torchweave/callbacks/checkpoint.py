@@ -153,6 +153,8 @@ class CallbackSetCheckpoint(CallbackSet):
             "callback_classes": classes,
             "rng": rng_states(ctx),
         }
+        if ctx.grad_scaler is not None:  # precision="16-mixed": resuming restores the scale
+            state["grad_scaler"] = ctx.grad_scaler.state_dict()
         save_atomic(ctx.network.state_dict(), files["network"])
         save_atomic(ctx.optimizer.state_dict(), files["optimizer"])
         save_atomic(state, state_file)

@@ -98,7 +98,7 @@ def benchmark_grid(tasks: Any, learners: Any, resamplings: Any) -> pd.DataFrame:
 
 
 def benchmark(
-    design: pd.DataFrame, n_jobs: int | None = 1, store_models: bool = False
+    design: pd.DataFrame, n_jobs: int | None = None, store_models: bool = False
 ) -> BenchmarkResult:
     """Run :func:`~torchweave.resample` for every row of a design.
 
@@ -114,8 +114,10 @@ def benchmark(
     design : pandas.DataFrame
         Columns ``task``, ``learner`` and ``resampling``, usually from
         :func:`benchmark_grid`.
-    n_jobs : int or None, default 1
-        Number of joblib workers (``-1``: all cores).
+    n_jobs : int or None, default None
+        Number of joblib workers (``-1``: all cores). None: one, unless a
+        ``joblib.parallel_config`` is active, which then decides (Dask, Ray: see
+        docs/scaling_out.md).
     store_models : bool, default False
         Keep the trained learners.
 

@@ -2,24 +2,25 @@
 
 The splits are drawn before anything runs, so they do not depend on ``n_jobs``.
 Each iteration trains a fresh clone of the learner on the train set and predicts the
-test set; the iterations run through ``joblib.Parallel`` and a tqdm bar shows
-progress when stderr is a terminal.
+test set; the iterations run through ``joblib.Parallel``
+(:func:`torchweave.distributed.parallel.run_parallel`) under whichever joblib backend is
+active: ``joblib.parallel_config(backend="dask")`` or Ray's backend scale them out with
+the task and learner sent to the cluster once, each worker's threads capped to its
+cores. A tqdm bar shows progress when stderr is a terminal.
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
-from tqdm import tqdm
 
 from torchweave.data.prediction import Prediction, concat_predictions
 from torchweave.data.task import Task
+from torchweave.distributed.parallel import run_parallel
 from torchweave.errors import InvalidParameterError, InvalidTypeError, TaskError
 from torchweave.learners.convert import as_learner
 from torchweave.learners.learner import Learner
@@ -133,11 +134,11 @@ class Experiment:
             plan.instantiate(task)
         return cls(task, prototype, plan)
 
-    def jobs(self, store_models: bool) -> Iterator[Any]:
-        """The delayed calls of every iteration, in order."""
+    def calls(self, store_models: bool) -> list[tuple[Any, ...]]:
+        """The arguments of :func:`_run_iteration` for every iteration, in order."""
         n = self.resampling.iters
-        for i in range(n):
-            yield delayed(_run_iteration)(
+        return [
+            (
                 self.task,
                 self.learner,
                 self.resampling.train_set(i),
@@ -146,6 +147,8 @@ class Experiment:
                 n,
                 store_models,
             )
+            for i in range(n)
+        ]
 
 
 def _check_run_args(n_jobs: Any, store_models: Any) -> None:
@@ -173,12 +176,9 @@ def run_experiments(
         The iterations of each experiment, in order.
     """
     _check_run_args(n_jobs, store_models)
-    jobs = [job for exp in experiments for job in exp.jobs(store_models)]
-    results: list[Iteration] = []
-    with tqdm(total=len(jobs), desc=desc, disable=not sys.stderr.isatty()) as bar:
-        for result in Parallel(n_jobs=n_jobs, return_as="generator")(jobs):
-            results.append(result)
-            bar.update()
+    calls = [call for exp in experiments for call in exp.calls(store_models)]
+    shared = [obj for exp in experiments for obj in (exp.task, exp.learner)]
+    results: list[Iteration] = run_parallel(_run_iteration, calls, n_jobs, desc, shared)
     out = []
     start = 0
     for exp in experiments:
@@ -192,7 +192,7 @@ def resample(
     learner: Learner,
     resampling: Resampling,
     store_models: bool = False,
-    n_jobs: int | None = 1,
+    n_jobs: int | None = None,
 ) -> ResampleResult:
     """Train and test a learner on every split of a resampling.
 
@@ -211,9 +211,11 @@ def resample(
         The strategy, e.g. ``rsmp("cv", folds=3)``.
     store_models : bool, default False
         Keep the trained learner of each iteration in the result.
-    n_jobs : int or None, default 1
-        Number of joblib workers (``-1``: all cores). The splits are the same for any
-        value.
+    n_jobs : int or None, default None
+        Number of joblib workers (``-1``: all cores). None: one, unless a
+        ``joblib.parallel_config`` is active, which then decides (``backend="dask"``
+        uses the Dask cluster, Ray's backend the Ray cluster; see
+        docs/scaling_out.md). The splits are the same for any value.
 
     Returns
     -------

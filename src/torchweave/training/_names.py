@@ -45,4 +45,5 @@ NAMES: dict[str, str] = {
     "t_losses": "torchweave.training.sugar",
     "t_opt": "torchweave.training.sugar",
     "t_opts": "torchweave.training.sugar",
+    "train_distributed": "torchweave.distributed.ddp",
 }

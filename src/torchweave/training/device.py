@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import torch
 
+from torchweave.distributed.threads import cap_threads
 from torchweave.errors import InvalidParameterError
 
 __all__ = ["resolve_device", "torch_settings"]
@@ -42,7 +43,7 @@ def torch_settings(
 ) -> Iterator[None]:
     """Seed torch and set its threads for a block; restore both afterwards."""
     old_threads = torch.get_num_threads()
-    torch.set_num_threads(num_threads)
+    torch.set_num_threads(cap_threads(num_threads))  # a joblib worker's cap, if any
     if num_interop_threads is not None and num_interop_threads != torch.get_num_interop_threads():
         try:
             torch.set_num_interop_threads(num_interop_threads)

@@ -38,6 +38,7 @@ from torchweave.training.loop import (
 )
 from torchweave.training.model import TorchModel
 from torchweave.training.paramset import paramset_torchlearner
+from torchweave.training.precision import check_precision, compile_network, with_precision
 
 __all__ = ["UNSET", "LearnerTorch"]
 
@@ -275,8 +276,10 @@ class LearnerTorch(Learner):
                 f"The training data loader of learner '{self.id}' has no batches "
                 f"({task.nrow} rows; check batch_size and drop_last)."
             )
-        network = self._network(task, pv).to(device)
+        precision, compiled = pv.get("precision", "32"), bool(pv.get("compile"))
         jitted = bool(pv.get("jit_trace"))
+        check_precision(precision, device, self.id, jitted, compiled)
+        network = self._network(task, pv).to(device)
         if jitted:
             network = jit_trace(network, dataset, device)
         optimizer = self._optimizer.generate(list(network.named_parameters()))
@@ -307,7 +310,14 @@ class LearnerTorch(Learner):
                 pv["patience"], pv["min_delta"], pv["restore_best_weights"]
             )
         shapes = {name: tok.shape for name, tok in self._ingress_tokens(task, pv).items()}
-        loop = self.loop_class(ctx, order_callbacks(callbacks), shapes, pv.get("resume"))
+        loop = self.loop_class(
+            ctx,
+            order_callbacks(callbacks),
+            shapes,
+            pv.get("resume"),
+            precision=precision,
+            compile=compiled,
+        )
         model = loop.run()
         model.jitted = jitted
         model.data_path = "preloaded" if isinstance(dataset, TensorDataset) else "loader"
@@ -357,6 +367,8 @@ class LearnerTorch(Learner):
         if self.state is not None and self.state.train_task is not None:
             check_levels(self.state.train_task, task, self.id)
         device = resolve_device(pv["device"])
+        precision = pv.get("precision", "32")
+        check_precision(precision, device, self.id, model.jitted, bool(pv.get("compile")))
         with torch_settings(model.seed, pv["num_threads"], pv.get("num_interop_threads"), device):
             network = model.network.to(device)
             was_training = network.training  # predict leaves the model's mode as it was
@@ -377,7 +389,10 @@ class LearnerTorch(Learner):
             if on_tensors:  # a dataset of another kind: the pandas check after all
                 Learner._check_values(self, task, "predict")
             loader = make_dataloader(dataset, pv, train=False, owner=self.id)
-            forward = make_forward(network, list(_input_names(dataset)))
+            runs = compile_network(network) if pv.get("compile") else network
+            forward = with_precision(
+                make_forward(runs, list(_input_names(dataset))), precision, device
+            )
             outputs = []
             try:
                 # inference_mode: no autograd bookkeeping at all (the outputs only become

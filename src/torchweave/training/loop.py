@@ -34,6 +34,7 @@ from torchweave.errors import InvalidParameterError, NonFiniteLossError, ShapeEr
 from torchweave.network.shapes import shape_to_str, shapes_agree
 from torchweave.training.encode import score_outputs
 from torchweave.training.model import TorchModel
+from torchweave.training.precision import compile_network, make_grad_scaler, with_precision
 from torchweave.training.resume import resume_folder, resume_training
 
 __all__ = [
@@ -164,6 +165,12 @@ class TrainLoop:
         batch is checked against them.
     resume : bool, str or None, optional
         The learner's ``resume`` parameter: continue from a checkpoint folder.
+    precision : {"32", "bf16-mixed", "16-mixed"}, default "32"
+        The learner's ``precision`` parameter: forward passes under autocast, and a
+        gradient scaler (``ctx.grad_scaler``) for ``"16-mixed"`` (see
+        :mod:`torchweave.training.precision`).
+    compile : bool, default False
+        The learner's ``compile`` parameter: ``torch.compile`` the (wrapped) network.
     """
 
     def __init__(
@@ -172,9 +179,16 @@ class TrainLoop:
         callbacks: dict[str, CallbackSet],
         ingress_shapes: Mapping[str, tuple[int | None, ...] | None],
         resume: Any = None,
+        *,
+        precision: str = "32",
+        compile: bool = False,
     ) -> None:
         self.ctx = ctx
         self.resume = resume
+        self.precision = precision
+        self.compile = compile
+        # Made before resuming, which restores its state from the checkpoint.
+        self.grad_scaler = ctx.grad_scaler = make_grad_scaler(precision, ctx.device)
         self.callbacks = ctx.callbacks = callbacks
         self.ingress_shapes = dict(ingress_shapes)
         self.learner_id = getattr(ctx.learner, "id", "?")
@@ -214,16 +228,40 @@ class TrainLoop:
         """Pick the step functions of this fit (hooks included) once, before the first batch."""
         ctx = self.ctx
         names = list(self.ingress_shapes)
-        self.forward = make_forward(self.wrap_network(ctx.network), names)
+        network = self.wrap_network(ctx.network)
+        if self.compile:
+            network = compile_network(network)
+        self.forward = with_precision(make_forward(network, names), self.precision, ctx.device)
         self.to_device = make_to_device(ctx.device)
         self.loss = self.wrap_loss(ctx.loss_fn)
         self.backward = self.make_backward()
         self.optimizer_step = self.make_optimizer_step(ctx.optimizer)
+        if self.grad_scaler is not None:
+            self._scale_gradients(self.grad_scaler)
         self.zero_grad = ctx.optimizer.zero_grad
         self.train_compute_loss = self.wrap_compute_loss(self.compute_loss)
         # The first training batch goes through checks, which then step aside.
         self._forward: Callable[[Batch], Any] = self._forward_checked
         self._loss: Callable[..., Any] = self._loss_checked
+
+    def _scale_gradients(self, scaler: torch.amp.GradScaler) -> None:
+        """Backward pass on the scaled loss; optimizer step and update through the scaler."""
+        if type(self).make_optimizer_step is not TrainLoop.make_optimizer_step:
+            raise InvalidParameterError(
+                f"Learner '{self.learner_id}': precision='16-mixed' steps the optimizer through "
+                f"its gradient scaler, but the loop {type(self).__name__} overrides "
+                "make_optimizer_step. Use precision='bf16-mixed' or '32' with this loop."
+            )
+        backward, optimizer = self.backward, self.ctx.optimizer
+
+        def scaled_backward(loss: torch.Tensor) -> Any:
+            return backward(scaler.scale(loss))
+
+        def scaled_step() -> None:
+            scaler.step(optimizer)
+            scaler.update()
+
+        self.backward, self.optimizer_step = scaled_backward, scaled_step
 
     def run(self) -> TorchModel:
         """Train all epochs (or until a callback terminates) and return the model."""

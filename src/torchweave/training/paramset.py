@@ -8,6 +8,9 @@ from torchweave.params.param import p_dbl, p_fct, p_int, p_lgl, p_uty
 from torchweave.params.param_set import ParamSet
 from torchweave.training.resume import check_resume
 
+#: The values of ``precision`` (see :mod:`torchweave.training.precision`; kept torch-free).
+PRECISIONS = ("32", "bf16-mixed", "16-mixed")
+
 __all__ = ["DEVICES", "check_measures", "paramset_torchlearner"]
 
 #: Devices a torch learner accepts; "auto" picks cuda, then mps, then cpu.
@@ -82,5 +85,7 @@ def paramset_torchlearner(task_type: str) -> ParamSet:
             ["device", "auto"], special_vals=[True, False], init="auto", tags=both
         ),
         jit_trace=p_lgl(init=False, tags={"train", "required"}),
+        precision=p_fct(PRECISIONS, default="32", tags=both),
+        compile=p_lgl(default=False, tags=both),
         resume=p_uty(custom_check=check_resume, default=False, tags=train),
     )

@@ -83,6 +83,8 @@ def resume_training(ctx: ContextTorch, callbacks: dict[str, CallbackSet], folder
         )
     ctx.network.load_state_dict(saved["network"])
     ctx.optimizer.load_state_dict(saved["optimizer"])
+    if ctx.grad_scaler is not None and state.get("grad_scaler"):
+        ctx.grad_scaler.load_state_dict(state["grad_scaler"])
     _load_callback_states(callbacks, state, folder)
     ctx.epoch = int(state["epoch"])
     ctx.global_step = int(state["global_step"])
