@@ -41,10 +41,18 @@ def test_unbranch_needs_exactly_one_active_input():
         tw.po("unbranch").train([NO_OP, NO_OP])
 
 
-@pytest.mark.parametrize("options", [0, [], ["a", "a"], "ab", [1, 2]])
+@pytest.mark.parametrize("options", [0, [], ["a", "a"], "ab", [2, 1], [1, 3]])
 def test_bad_options(options):
     with pytest.raises(InvalidParameterError, match="'options' argument of PipeOp 'branch'"):
         tw.po("branch", options=options)
+
+
+def test_numbered_options_given_as_their_list_equal_a_count():
+    by_count, by_list = tw.po("branch", options=3), tw.po("branch", options=[1, 2, 3])
+    assert by_list.options == by_count.options == [1, 2, 3]
+    assert [ch.name for ch in by_list.output] == ["output1", "output2", "output3"]
+    by_list.param_set.set_values(selection=2)
+    assert by_list.train(["x"]) == [NO_OP, "x", NO_OP]
 
 
 def test_the_selection_is_a_validated_parameter():

@@ -29,6 +29,8 @@ def _check_options(options: Any, id: str) -> list[Any]:
             f"distinct names. Got {format_value(options)} instead."
         )
     names = list(options)
+    if names and names == list(range(1, len(names) + 1)):
+        return names  # the numbered paths 1..n, as options=n keeps them (specs save this)
     if (
         not names
         or not all(isinstance(n, str) and n and n != "..." for n in names)
