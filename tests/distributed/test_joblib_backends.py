@@ -90,12 +90,56 @@ def test_a_failure_on_a_dask_worker_names_iteration_learner_and_task(dask_client
     assert "learner 'two_outputs' on task 'iris'" in notes
 
 
+def tuning_run():
+    """Random search over a decision tree's depth on iris, 4 configurations, 2-fold CV."""
+    learner = tw.lrn("classif.rpart", max_depth=tw.to_tune(1, 6), random_state=1)
+    return tw.tune(
+        tuner=tw.tnr("random_search", batch_size=4),
+        task=tw.tsk("iris"),
+        learner=learner,
+        resampling=tw.rsmp("cv", folds=2),
+        measures=tw.msr("classif.ce"),
+        terminator=tw.trm("evals", n_evals=4),
+        seed=7,
+    )
+
+
+def check_tuning_against_sequential(distributed, sequential):
+    cols = ["max_depth", "classif.ce", "status"]
+    assert distributed.archive[cols].equals(sequential.archive[cols])
+    assert distributed.result == sequential.result
+
+
+def test_tune_under_dask_runs_on_the_cluster_and_equals_sequential(
+    dask_client, counting_bar, monkeypatch
+):
+    sequential = tuning_run()
+    scattered = []
+    scatter = dask_client.scatter
+    monkeypatch.setattr(
+        dask_client, "scatter", lambda data, **kw: scattered.append(data) or scatter(data, **kw)
+    )
+    with joblib.parallel_config(backend="dask"):
+        distributed = tuning_run()
+    check_tuning_against_sequential(distributed, sequential)
+    # The batch of 4 evaluations went to the cluster, with the task sent once.
+    assert [type(x[0]).__name__ for x in scattered] == ["TaskClassif"]
+    assert ("tuning", 4, 4) in [(bar.desc, bar.total, bar.n) for bar in counting_bar]
+
+
 # --- Ray ----------------------------------------------------------------------------------
 def test_benchmark_under_ray_equals_sequential(ray_backend, counting_bar):
     sequential = tw.benchmark(design(), store_models=True)
     with joblib.parallel_config(backend="ray"):
         distributed = tw.benchmark(design(), store_models=True)
     check_against_sequential(distributed, sequential, counting_bar)
+
+
+def test_tune_under_ray_equals_sequential(ray_backend):
+    sequential = tuning_run()
+    with joblib.parallel_config(backend="ray"):
+        distributed = tuning_run()
+    check_tuning_against_sequential(distributed, sequential)
 
 
 def test_a_failure_on_a_ray_worker_names_iteration_learner_and_task(ray_backend):

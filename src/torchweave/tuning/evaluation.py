@@ -8,6 +8,7 @@ so that one bad configuration does not end the tuning.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import time
@@ -16,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from torchweave.data.task import Task
 from torchweave.resampling.resample import resample
 from torchweave.tuning.pruning import (
     CallbackSetPruning,
@@ -159,6 +161,11 @@ def evaluate(job: EvalJob) -> EvalRecord:
     finally:
         np.random.set_state(np_state)
         random.setstate(py_state)
+
+
+def evaluate_on(job: EvalJob, task: Task) -> EvalRecord:
+    """:func:`evaluate` with the task passed apart from the job (sent once to a cluster)."""
+    return evaluate(dataclasses.replace(job, task=task))
 
 
 def _evaluate(job: EvalJob) -> EvalRecord:

@@ -7,6 +7,7 @@ on, and gives the best configuration (or, with several measures, the Pareto fron
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Sequence
@@ -17,8 +18,9 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
+from torchweave.distributed.parallel import run_parallel
 from torchweave.errors import NotTrainedError
-from torchweave.tuning.evaluation import EvalJob, EvalRecord, evaluate
+from torchweave.tuning.evaluation import EvalJob, EvalRecord, evaluate, evaluate_on
 from torchweave.tuning.search_space import SearchSpace, TokenSpace
 from torchweave.tuning.terminators import Terminator
 
@@ -225,7 +227,15 @@ class TuningInstance:
                 delayed(evaluate)(j) for j in jobs
             )
         else:
-            records = Parallel(n_jobs=self.n_jobs)(delayed(evaluate)(j) for j in jobs)
+            # Through the package's joblib runner: under Dask's or Ray's backend the task
+            # is sent to the cluster once, worker threads are capped, a bar shows progress.
+            records = run_parallel(
+                evaluate_on,
+                [(dataclasses.replace(j, task=None), self.task) for j in jobs],
+                self.n_jobs,
+                "tuning",
+                shared=[self.task],
+            )
         now = time.time()
         for record in records:
             record.batch = self._n_batches

@@ -104,8 +104,11 @@ class _LoopWithCallbacks:
     def __init__(self, loop_class: Any, make: Callable[[], Mapping[str, CallbackSet]]) -> None:
         self.loop_class, self.make = loop_class, make
 
-    def __call__(self, ctx: Any, callbacks: dict[str, Any], shapes: Any, resume: Any) -> Any:
-        return self.loop_class(ctx, {**callbacks, **self.make()}, shapes, resume)
+    def __call__(
+        self, ctx: Any, callbacks: dict[str, Any], shapes: Any, resume: Any, **options: Any
+    ) -> Any:
+        # ``options``: the loop's keyword settings (precision, compile), passed through.
+        return self.loop_class(ctx, {**callbacks, **self.make()}, shapes, resume, **options)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> _LoopWithCallbacks:
         return self

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from torchweave.data.task import Task
+from torchweave.distributed.parallel import active_backend
 from torchweave.errors import InvalidParameterError, InvalidTypeError
 from torchweave.learners.convert import as_learner
 from torchweave.params.param import TuneToken
@@ -30,7 +31,13 @@ __all__ = ["make_instance", "tune"]
 
 def _resolve_jobs(n_jobs: Any) -> int:
     if n_jobs is None:
-        return 1
+        # As resample does: an active joblib.parallel_config decides (its n_jobs, or
+        # all of a Dask or Ray cluster's workers); one job without one.
+        kind, backend, config_jobs = active_backend()
+        if config_jobs is None and kind not in ("dask", "ray"):
+            return 1
+        wanted = config_jobs if config_jobs is not None else -1
+        return max(1, int(backend.effective_n_jobs(wanted)))
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0:
         raise InvalidParameterError(
             "'n_jobs' must be None or a non-zero integer (-1: all cores). "
@@ -97,7 +104,7 @@ def make_instance(
     measures: Any = None,
     terminator: Terminator | None = None,
     search_space: SearchSpace | None = None,
-    n_jobs: int | None = 1,
+    n_jobs: int | None = None,
     batch_size: int | None = None,
     seed: int | None = None,
     eval_time_limit: float | None = None,
@@ -194,7 +201,7 @@ def tune(
     measures: Any = None,
     terminator: Terminator | None = None,
     search_space: SearchSpace | None = None,
-    n_jobs: int | None = 1,
+    n_jobs: int | None = None,
     seed: int | None = None,
     eval_time_limit: float | None = None,
     store_resample_results: bool = False,
@@ -228,8 +235,10 @@ def tune(
     search_space : SearchSpace, optional
         An explicit space (``tw.ps(...)``) instead of the learner's tokens (internal
         tokens still apply).
-    n_jobs : int or None, default 1
+    n_jobs : int or None, default None
         joblib workers: the configurations of a batch are evaluated in parallel.
+        None lets an active ``joblib.parallel_config`` decide (all of a Dask or Ray
+        cluster's workers under their backends), and means one job without one.
         Each evaluation is seeded by ``seed`` and its number, so results do not
         depend on ``n_jobs``.
     seed : int, optional
