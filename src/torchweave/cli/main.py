@@ -85,19 +85,9 @@ def _show_scores(scores: dict[str, float]) -> None:
 
 def _torch_learners(learner: Any) -> list[Any]:
     """The torch learners to train inside ``learner`` (itself, or its graph's model ops)."""
-    from torchweave.training.learner_torch import LearnerTorch
+    from torchweave.training.learner_torch import torch_learners
 
-    if isinstance(learner, LearnerTorch):
-        return [learner]
-    graph = getattr(learner, "graph", None)
-    if graph is None:
-        return []
-    found = []
-    for op in graph.pipeops.values():
-        inner = getattr(op, "learner", None)
-        if isinstance(inner, LearnerTorch):
-            found.append(inner)
-    return found
+    return torch_learners(learner)
 
 
 def _predict_prob(learner: Any) -> None:

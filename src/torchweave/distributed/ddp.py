@@ -50,8 +50,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from torchweave.data.task import Task
 from torchweave.errors import InvalidParameterError, InvalidTypeError
 from torchweave.training.dataset import identity_collate
-from torchweave.training.encode import score_outputs
-from torchweave.training.learner_torch import LearnerTorch
+from torchweave.training.learner_torch import LearnerTorch, torch_learners
 from torchweave.training.loop import TrainLoop
 
 __all__ = ["distributed_loop", "shard_loader", "train_distributed"]
@@ -183,29 +182,15 @@ class _DistributedMixin:
         return super().wrap_network(ddp)  # type: ignore[misc]
 
     def train_epoch(self) -> None:
-        """One epoch on this rank's shard; training scores over all ranks."""
+        """One epoch on this rank's shard (the sampler reshuffles per epoch)."""
         self.sampler.set_epoch(self.ctx.epoch)
         super().train_epoch()  # type: ignore[misc]
-        if self.collect:
-            outputs, indices = _gather_outputs(self.outputs, self.indices, self.world_size)
-            ctx = self.ctx
-            ctx.last_scores_train = score_outputs(
-                outputs, indices, ctx.task_train, ctx.measures_train
-            )
 
-    def valid_epoch(self) -> None:
-        """Validate this rank's shard, then score the outputs of all ranks together."""
-        ctx = self.ctx
-        ctx.network.eval()
-        ctx.step_valid = 0
-        self.valid_outputs: list[torch.Tensor] = []
-        self.valid_indices: list[torch.Tensor] = []
-        with torch.no_grad():
-            for batch in ctx.loader_valid:
-                self.valid_step(batch)  # type: ignore[attr-defined]
-        ctx.network.train()
-        outputs, indices = _gather_outputs(self.valid_outputs, self.valid_indices, self.world_size)
-        ctx.last_scores_valid = score_outputs(outputs, indices, ctx.task_valid, ctx.measures_valid)
+    def gather_outputs(
+        self, outputs: list[torch.Tensor], indices: list[torch.Tensor]
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Training and validation scores over the outputs of all ranks."""
+        return _gather_outputs(outputs, indices, self.world_size)
 
     def call(self, stage: str) -> None:
         """Run a stage's callbacks; after ``on_epoch_end``, any rank stopping stops all."""
@@ -233,12 +218,8 @@ def distributed_loop(base: type[TrainLoop]) -> type[TrainLoop]:
 
 
 def _torch_learners(learner: Any) -> list[LearnerTorch]:
-    """The torch learners that train: the learner itself, or a graph's torch models."""
-    if isinstance(learner, LearnerTorch):
-        return [learner]
-    graph = getattr(learner, "graph", None)
-    ops = graph.pipeops.values() if graph is not None else []
-    found = [op.learner for op in ops if isinstance(getattr(op, "learner", None), LearnerTorch)]
+    """The torch learners that train (see ``torch_learners``); an error if there are none."""
+    found = torch_learners(learner)
     if not found:
         raise InvalidTypeError(
             "train_distributed needs a torch learner (a LearnerTorch such as "

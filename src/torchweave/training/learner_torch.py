@@ -435,3 +435,19 @@ class LearnerTorch(Learner):
 
 def _input_names(dataset: TaskDataset | TensorDataset) -> list[str]:
     return list(dataset.tokens) if isinstance(dataset, TaskDataset) else list(dataset.x)
+
+
+def torch_learners(learner: Any) -> list[LearnerTorch]:
+    """The torch learners that train when ``learner`` trains.
+
+    The learner itself when it is a :class:`LearnerTorch`; for a graph learner, the
+    learners of its operators (``po("torch_model_classif")``, ``po("learner", ...)``)
+    that are; otherwise none.
+    """
+    if isinstance(learner, LearnerTorch):
+        return [learner]
+    graph = getattr(learner, "graph", None)
+    if graph is None:
+        return []
+    inner = (getattr(op, "learner", None) for op in graph.pipeops.values())
+    return [op_learner for op_learner in inner if isinstance(op_learner, LearnerTorch)]

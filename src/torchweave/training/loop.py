@@ -332,10 +332,21 @@ class TrainLoop:
         for batch in ctx.loader_train:
             train_step(batch)
         ctx.last_scores_train = (
-            score_outputs(self.outputs, self.indices, ctx.task_train, ctx.measures_train)
+            score_outputs(
+                *self.gather_outputs(self.outputs, self.indices), ctx.task_train, ctx.measures_train
+            )
             if self.collect
             else None
         )
+
+    def gather_outputs(
+        self, outputs: list[torch.Tensor], indices: list[torch.Tensor]
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """The outputs and row positions an epoch's scores are computed from.
+
+        This process's own; a data-parallel loop gathers those of every rank here.
+        """
+        return outputs, indices
 
     def train_step(self, batch: Batch) -> None:
         """One batch: to the device, forward pass and loss, backward pass, optimizer step."""
@@ -405,7 +416,9 @@ class TrainLoop:
                 self.valid_step(batch)
         ctx.network.train()
         ctx.last_scores_valid = score_outputs(
-            self.valid_outputs, self.valid_indices, ctx.task_valid, ctx.measures_valid
+            *self.gather_outputs(self.valid_outputs, self.valid_indices),
+            ctx.task_valid,
+            ctx.measures_valid,
         )
 
     def valid_step(self, batch: Batch) -> None:

@@ -114,21 +114,6 @@ class _LoopWithCallbacks:
         return self
 
 
-def torch_learners(learner: Any) -> list[Any]:
-    """The torch learners a learner trains: itself, or those of its graph's operators."""
-    if hasattr(learner, "loop_class"):
-        return [learner]
-    graph = getattr(learner, "graph", None)
-    if graph is None:
-        return []
-    found = []
-    for op in graph.pipeops.values():
-        inner = getattr(op, "learner", None)
-        if inner is not None and hasattr(inner, "loop_class"):
-            found.append(inner)
-    return found
-
-
 def install_callbacks(learner: Any, make: Callable[[], Mapping[str, CallbackSet]]) -> int:
     """Give every fit of the learner's torch learners the callbacks ``make()`` returns.
 
@@ -137,9 +122,11 @@ def install_callbacks(learner: Any, make: Callable[[], Mapping[str, CallbackSet]
     int
         How many torch learners were found (0: nothing installed).
     """
+    from torchweave.training.learner_torch import torch_learners
+
     found = torch_learners(learner)
     for inner in found:
         current = inner.loop_class
         base = current.loop_class if isinstance(current, _LoopWithCallbacks) else current
-        inner.loop_class = _LoopWithCallbacks(base, make)
+        inner.loop_class = _LoopWithCallbacks(base, make)  # type: ignore[assignment]
     return len(found)
