@@ -406,6 +406,38 @@ class Task(abc.ABC):
         """
         return self._backend.distinct(self._check_cols(cols), rows=self._rows_arg())
 
+    def levels(self, cols: str | Iterable[str] | None = None) -> dict[str, list[Any]]:
+        """The levels of the factor (and ordered) columns among ``cols`` (default: features).
+
+        Read from the column metadata (the categories), not from the rows; other
+        columns are left out.
+        """
+        names = self.feature_names if cols is None else self._check_cols(cols)
+        out = {}
+        for col in names:
+            dtype = self._dtype(col)
+            if isinstance(dtype, pd.CategoricalDtype):
+                out[col] = list(dtype.categories)
+        return out
+
+    def with_levels(self, reference: Task) -> Task:
+        """A clone whose factor features have the levels (and codes) of ``reference``.
+
+        Values outside the reference's levels read as missing; check for them first
+        (learners refuse unseen levels with a clear error before calling this).
+        """
+        new = self.clone()
+        ref = reference.levels([c for c in self.feature_names if c in reference.feature_names])
+        mine = self.levels()
+        changed = {
+            col: pd.CategoricalDtype(levels, ordered=self._dtype(col).ordered)
+            for col, levels in ref.items()
+            if col in mine and mine[col] != levels
+        }
+        if changed:
+            new._backend = self._backend.with_dtypes(changed)
+        return new
+
     def group_codes(self, cols: str | Iterable[str]) -> np.ndarray:
         """One int64 code per row in use: the rank of its combination of values.
 

@@ -38,6 +38,7 @@ from torchweave.training.loop import (
 )
 from torchweave.training.model import TorchModel
 from torchweave.training.paramset import paramset_torchlearner
+from torchweave.training.stream import StreamDataset
 
 __all__ = ["UNSET", "LearnerTorch"]
 
@@ -218,7 +219,11 @@ class LearnerTorch(Learner):
     ) -> dict[str, TorchIngressToken]:
         """Network input names and how to build them from the task."""
 
-    def _dataset(self, task: Task, param_vals: dict[str, Any], target: bool = True) -> TaskDataset:
+    def _dataset(
+        self, task: Task, param_vals: dict[str, Any], target: bool = True
+    ) -> TaskDataset | StreamDataset:
+        if not task.in_memory:  # a database: streamed in chunks (docs/data_backends.md)
+            return StreamDataset(task, self._ingress_tokens(task, param_vals), target=target)
         return TaskDataset(task, self._ingress_tokens(task, param_vals), target=target)
 
     def _loss_fn(self, task: Task, param_vals: dict[str, Any]) -> nn.Module:
@@ -227,13 +232,19 @@ class LearnerTorch(Learner):
     # --- data -----------------------------------------------------------------------------
     def _prepare_data(
         self, task: Task, pv: dict[str, Any], device: torch.device, train: bool
-    ) -> TaskDataset | TensorDataset:
+    ) -> TaskDataset | TensorDataset | StreamDataset:
         if train and "lazy_tensor" in task.feature_types.values():
             from torchweave.lazy.checks import check_lazy_training
 
             check_lazy_training(task, pv, self.id)
-        dataset: TaskDataset | TensorDataset = self._dataset(task, pv)
+        dataset: TaskDataset | TensorDataset | StreamDataset = self._dataset(task, pv)
         preload = pv.get("tensor_dataset", "auto")
+        if isinstance(dataset, StreamDataset):  # preloaded only when asked for
+            return (
+                dataset
+                if preload in ("auto", False)
+                else dataset.materialize(device if preload == "device" else "cpu")
+            )
         if preload == "auto":
             # Preloaded onto the training device, as "device" does: the rule keeps the
             # data small (see preload_automatically).
@@ -319,12 +330,14 @@ class LearnerTorch(Learner):
         pv = self._torch_ps.values
         if self.state is not None and self.state.train_task is not None:
             check_levels(self.state.train_task, task, self.id)
+            if not task.in_memory:  # a database's factor levels: those of training
+                task = task.with_levels(self.state.train_task)
         device = resolve_device(pv["device"])
         with torch_settings(model.seed, pv["num_threads"], pv.get("num_interop_threads"), device):
             network = model.network.to(device)
             was_training = network.training  # predict leaves the model's mode as it was
             network.eval()
-            dataset: TaskDataset | TensorDataset = self._dataset(task, pv, target=False)
+            dataset: Any = self._dataset(task, pv, target=False)
             to_device = make_to_device(device)
             if isinstance(dataset, TaskDataset) and not dataset.frames:
                 # Every input is already one tensor: predict from slices of it, moved to
@@ -371,5 +384,5 @@ class LearnerTorch(Learner):
         )
 
 
-def _input_names(dataset: TaskDataset | TensorDataset) -> list[str]:
-    return list(dataset.tokens) if isinstance(dataset, TaskDataset) else list(dataset.x)
+def _input_names(dataset: TaskDataset | TensorDataset | StreamDataset) -> list[str]:
+    return list(dataset.x) if isinstance(dataset, TensorDataset) else list(dataset.tokens)
