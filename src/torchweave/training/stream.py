@@ -12,6 +12,8 @@ and prediction use the same path.
   batches are exactly those of the in-memory path.
 * Workers: with ``num_workers > 0`` chunk ``i`` is read by worker ``i % num_workers``
   (each worker opens its own DuckDB connection) and the chunks come back in order.
+  Workers are spawned (DuckDB is not fork-safe), once per pass over the data, so the
+  task (and its preprocessing) must pickle.
 * Memory: one chunk per worker (plus the prefetched ones) at a time.
 """
 
@@ -173,6 +175,8 @@ class StreamLoader:
         self.dataset.plan = (self.batch_size, self.shuffle, self.drop_last, seed % 2**63)
         if self.loader_kwargs.get("num_workers", 0) > 0:
             kwargs = {k: v for k, v in self.loader_kwargs.items() if k != "collate_fn"}
+            # Spawned, not forked: a forked DuckDB (its threads and locks) can hang.
+            kwargs.setdefault("multiprocessing_context", "spawn")
             chunks: Any = torch.utils.data.DataLoader(
                 self.dataset, batch_size=None, collate_fn=_keep, **kwargs
             )
