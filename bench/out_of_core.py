@@ -55,7 +55,7 @@ def write_parquet(path: Path, n: int, seed: int = SEED) -> None:
     weights = rng.normal(size=FEATURES).astype(np.float32)
     names = [f"x{i}" for i in range(FEATURES)]
     schema = pa.schema([*(pa.field(c, pa.float32()) for c in names), ("y", pa.float32())])
-    with pq.ParquetWriter(path, schema) as writer:
+    with pq.ParquetWriter(path, schema, use_dictionary=False) as writer:
         for start in range(0, n, ROW_GROUP):
             rows = min(ROW_GROUP, n - start)
             x = rng.standard_normal((rows, FEATURES), dtype=np.float32)

@@ -122,7 +122,7 @@ class Task(abc.ABC):
             )
         self.id = "data" if id is None else str(id)
         self._backend = self._prepare_target_backend(backend, target)
-        self._row_ids = backend.rownames.copy()
+        self._row_ids = np.array(backend.rownames, dtype=np.int64)
         self._col_roles = {role: [] for role in COL_ROLES}
         self._col_roles["target"] = [target]
         self._col_roles["feature"] = [c for c in backend.colnames if c != target]
@@ -172,10 +172,7 @@ class Task(abc.ABC):
 
     def _rows_arg(self) -> np.ndarray | None:
         """The rows in use for a backend call: None when they are all rows, in order."""
-        ids, backend = self._row_ids, self._backend
-        if len(ids) == backend.nrow and np.array_equal(ids, backend.rownames):
-            return None
-        return ids
+        return None if self._backend.is_all_rows(self._row_ids) else self._row_ids
 
     # --- basic facts ------------------------------------------------------------------
     @property

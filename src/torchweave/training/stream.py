@@ -63,8 +63,7 @@ class StreamDataset(torch.utils.data.IterableDataset[Batch]):
     ) -> None:
         if not ingress_tokens:
             raise InvalidParameterError("A torch learner needs at least one ingress token.")
-        self.task = task.clone()
-        self.task.internal_valid_task = None
+        self.task = task  # read only (a clone would copy the row ids)
         self.task_id = task.id
         self.tokens = dict(ingress_tokens)
         self.columns = {name: tok.feature_names(task) for name, tok in self.tokens.items()}

@@ -118,6 +118,10 @@ class DataBackend(abc.ABC):
     def group_codes(self, cols: Sequence[str], rows: np.ndarray | None = None) -> np.ndarray:
         """One int64 code per row: the rank of its value combination (missing last)."""
 
+    def is_all_rows(self, ids: np.ndarray) -> bool:
+        """Whether ``ids`` are all row ids, once each, in storage order."""
+        return len(ids) == self.nrow and np.array_equal(ids, self.rownames)
+
     @abc.abstractmethod
     def has_rows(self, ids: np.ndarray) -> np.ndarray:
         """A boolean mask: which of ``ids`` are row ids of this backend."""
