@@ -1,7 +1,10 @@
-"""Tasks: a pandas DataFrame plus the roles of its columns and the rows in use.
+"""Tasks: a data backend plus the roles of its columns and the rows in use.
 
-A task owns a copy of the DataFrame it was given, so the user's frame is never
-modified. Row ids are stable integers (positions in the original frame, 0-based);
+A task built from a DataFrame owns a copy of it (in a
+:class:`~torchweave.data.backends.DataBackendPandas`), so the user's frame is never
+modified; row ids are then positions in the original frame, 0-based. A task can also
+read its data from another :class:`~torchweave.data.backends.DataBackend` (DuckDB,
+Parquet), whose primary key values are the row ids; see ``docs/data_backends.md``.
 ``filter`` and ``select`` change which rows and features are in use, in place.
 """
 
@@ -16,6 +19,9 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
+from torchweave.data.backends.base import DataBackend
+from torchweave.data.backends.derived import DataBackendCbind, DataBackendMap
+from torchweave.data.backends.pandas_backend import DataBackendPandas
 from torchweave.data.feature_types import feature_type_of
 from torchweave.errors import TaskError
 from torchweave.utils.text import did_you_mean, quote_list
@@ -50,8 +56,9 @@ class Task(abc.ABC):
 
     Parameters
     ----------
-    data : pandas.DataFrame
-        The data. It is copied; the caller's frame is never modified.
+    data : pandas.DataFrame or DataBackend
+        The data. A DataFrame is copied; the caller's frame is never modified. A
+        backend (e.g. ``tw.as_data_backend("file.parquet")``) is read as needed.
     target : str
         Name of the target column.
     id : str, optional
@@ -60,11 +67,19 @@ class Task(abc.ABC):
 
     task_type: ClassVar[str] = ""
 
-    def __init__(self, data: pd.DataFrame, target: str, id: str | None = None) -> None:
+    def __init__(
+        self, data: pd.DataFrame | DataBackend, target: str, id: str | None = None
+    ) -> None:
+        if isinstance(data, DataBackendPandas):
+            data = data.frame
+        if isinstance(data, DataBackend):
+            self._init_backend(data, target, id)
+            return
         if not isinstance(data, pd.DataFrame):
             raise TaskError(
                 f"The data of a {type(self).__name__} must be a pandas DataFrame. "
-                f"Got {type(data).__name__} instead."
+                f"Got {type(data).__name__} instead (a DataBackend, such as "
+                "tw.as_data_backend('file.parquet'), works too)."
             )
         bad = [c for c in data.columns if not isinstance(c, str)]
         if bad:
@@ -96,10 +111,68 @@ class Task(abc.ABC):
         self._check_feature_dtypes(self._col_roles["feature"])
         self._internal_valid_task: Task | None = None
 
+    def _init_backend(self, backend: DataBackend, target: str, id: str | None) -> None:
+        """Set up a task over a (database) backend: metadata only, no rows are read."""
+        if not isinstance(target, str):
+            raise TaskError(f"'target' must be a column name (str). Got {target!r} instead.")
+        if target not in backend.colnames:
+            raise TaskError(
+                f"The target column '{target}' is not in the data."
+                f"{did_you_mean(target, backend.colnames)}"
+            )
+        self.id = "data" if id is None else str(id)
+        self._backend = self._prepare_target_backend(backend, target)
+        self._row_ids = np.array(backend.rownames, dtype=np.int64)
+        self._col_roles = {role: [] for role in COL_ROLES}
+        self._col_roles["target"] = [target]
+        self._col_roles["feature"] = [c for c in backend.colnames if c != target]
+        self._check_feature_dtypes(self._col_roles["feature"])
+        self._internal_valid_task = None
+
     # --- hooks for the subclasses -----------------------------------------------------
     @abc.abstractmethod
     def _prepare_target(self, y: pd.Series, name: str) -> pd.Series:
         """Validate and convert the target column (categorical, numeric, ...)."""
+
+    @abc.abstractmethod
+    def _prepare_target_backend(self, backend: DataBackend, name: str) -> DataBackend:
+        """Validate the target column of a backend (by its metadata and aggregates)."""
+
+    # --- the backend --------------------------------------------------------------------
+    @property
+    def _data(self) -> pd.DataFrame:
+        """The DataFrame of an in-memory task (all rows, in use or not)."""
+        backend = self._backend
+        if isinstance(backend, DataBackendPandas):
+            return backend.frame
+        raise TaskError(
+            f"Task '{self.id}' reads its data from a {type(backend).__name__}; this "
+            "operation needs the data in memory. Use task.data(rows, cols) for the part you "
+            "need."
+        )
+
+    @_data.setter
+    def _data(self, frame: pd.DataFrame) -> None:
+        self._backend = DataBackendPandas(frame)
+
+    @property
+    def backend(self) -> DataBackend:
+        """The data backend (shared by clones; tasks never change it in place)."""
+        return self._backend
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether the data is a DataFrame in memory (False for database backends)."""
+        return self._backend.in_memory
+
+    def _dtype(self, col: str) -> Any:
+        if self._backend.in_memory:
+            return self._data[col].dtype
+        return self._backend.dtypes[col]
+
+    def _rows_arg(self) -> np.ndarray | None:
+        """The rows in use for a backend call: None when they are all rows, in order."""
+        return None if self._backend.is_all_rows(self._row_ids) else self._row_ids
 
     # --- basic facts ------------------------------------------------------------------
     @property
@@ -137,7 +210,7 @@ class Task(abc.ABC):
         """Feature type of each feature: numeric, integer, factor, ordered, logical, ..."""
         out = {}
         for col in self._col_roles["feature"]:
-            ftype = feature_type_of(self._data[col].dtype)
+            ftype = feature_type_of(self._dtype(col))
             out[col] = ftype if ftype is not None else "unsupported"
         return out
 
@@ -156,7 +229,7 @@ class Task(abc.ABC):
     @property
     def backend_nrow(self) -> int:
         """Number of rows stored, in use or not."""
-        return len(self._data)
+        return self._backend.nrow
 
     # --- data access ------------------------------------------------------------------
     def _check_rows(self, rows: Any) -> np.ndarray:
@@ -164,6 +237,15 @@ class Task(abc.ABC):
         if ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
             raise TaskError(f"Row ids must be a 1-d sequence of integers. Got {rows!r} instead.")
         ids = ids.astype(np.int64, copy=False)
+        if not self.in_memory:
+            unknown = ids[~self._backend.has_rows(ids)]
+            if unknown.size:
+                raise TaskError(
+                    f"Task '{self.id}' has no rows with ids "
+                    f"{quote_list(unknown.tolist(), limit=5)} (its backend has no such "
+                    "primary key values)."
+                )
+            return ids
         bad = ids[(ids < 0) | (ids >= len(self._data))]
         if bad.size:
             raise TaskError(
@@ -174,11 +256,13 @@ class Task(abc.ABC):
 
     def _check_cols(self, cols: str | Iterable[str]) -> list[str]:
         cols = _as_list(cols)
-        missing = [c for c in cols if c not in self._data.columns]
+        names = self._backend.colnames
+        known = set(names)
+        missing = [c for c in cols if c not in known]
         if missing:
             raise TaskError(
                 f"Task '{self.id}' has no column(s) {quote_list(missing)}."
-                f"{did_you_mean(missing[0], self._data.columns)}"
+                f"{did_you_mean(missing[0], names)}"
             )
         return cols
 
@@ -203,6 +287,8 @@ class Task(abc.ABC):
         """
         ids = self._row_ids if rows is None else self._check_rows(rows)
         columns = self.target_names + self.feature_names if cols is None else self._check_cols(cols)
+        if not self.in_memory:
+            return self._backend.data(ids, columns)
         return self._data.iloc[ids][columns]
 
     def head(self, n: int = 6) -> pd.DataFrame:
@@ -212,11 +298,15 @@ class Task(abc.ABC):
     def truth(self, rows: Sequence[int] | np.ndarray | None = None) -> pd.Series:
         """The target values of some rows (default: the rows in use)."""
         ids = self._row_ids if rows is None else self._check_rows(rows)
+        if not self.in_memory:
+            return self._backend.data(ids, self.target_names)[self.target_names[0]]
         return self._data[self.target_names[0]].iloc[ids]
 
     def missings(self, cols: str | Iterable[str] | None = None) -> dict[str, int]:
         """Number of missing values per column, over the rows in use."""
         columns = self.target_names + self.feature_names if cols is None else self._check_cols(cols)
+        if not self.in_memory:
+            return self._backend.missings(columns, rows=self._rows_arg())
         sub = self._data.iloc[self._row_ids][columns]
         return {str(c): int(n) for c, n in sub.isna().sum().items()}
 
@@ -230,6 +320,14 @@ class Task(abc.ABC):
         column by column (numpy int and bool columns cannot hold either).
         """
         cols = list(cols)
+        if not self.in_memory:
+            rows = self._rows_arg()
+            na_counts = self._backend.missings(cols, rows=rows)
+            inf_counts = self._backend.infinites(cols, rows=rows)
+            return (
+                {c: na_counts[c] for c in cols if na_counts[c]},
+                {c: inf_counts[c] for c in cols if inf_counts[c]},
+            )
         data, ids = self._data, self._row_ids
         all_rows = len(ids) == len(data) and np.array_equal(ids, np.arange(len(data)))
         groups: dict[Any, list[str]] = {}
@@ -273,7 +371,77 @@ class Task(abc.ABC):
         """The weight column over the rows in use, or ``None``."""
         if not self._col_roles["weight"]:
             return None
+        if not self.in_memory:
+            return self.data(cols=self._col_roles["weight"])[self._col_roles["weight"][0]]
         return self._data[self._col_roles["weight"][0]].iloc[self._row_ids]
+
+    # --- statistics (computed by the backend: SQL for a database) --------------------
+    def col_stats(self, cols: str | Iterable[str], stat: str) -> dict[str, Any]:
+        """A statistic of each column over the rows in use (repeated rows count again).
+
+        Parameters
+        ----------
+        cols : str or iterable of str
+            Columns.
+        stat : str
+            One of ``mean``, ``median``, ``std`` (ddof=1), ``mad`` (median absolute
+            deviation, unscaled), ``min``, ``max`` and ``mode`` (ties: first level of a
+            factor, else the smallest value). Missing values are skipped; a column
+            without values gives ``None``.
+
+        Returns
+        -------
+        dict
+            Column name to value. A database backend computes it in SQL.
+        """
+        return self._backend.stats(self._check_cols(cols), stat, rows=self._rows_arg())
+
+    def distinct_values(self, cols: str | Iterable[str]) -> dict[str, list[Any]]:
+        """The distinct non-missing values of each column over the rows in use.
+
+        Sorted; a factor's values come in level order (unused levels are left out).
+        """
+        return self._backend.distinct(self._check_cols(cols), rows=self._rows_arg())
+
+    def levels(self, cols: str | Iterable[str] | None = None) -> dict[str, list[Any]]:
+        """The levels of the factor (and ordered) columns among ``cols`` (default: features).
+
+        Read from the column metadata (the categories), not from the rows; other
+        columns are left out.
+        """
+        names = self.feature_names if cols is None else self._check_cols(cols)
+        out = {}
+        for col in names:
+            dtype = self._dtype(col)
+            if isinstance(dtype, pd.CategoricalDtype):
+                out[col] = list(dtype.categories)
+        return out
+
+    def with_levels(self, reference: Task) -> Task:
+        """A clone whose factor features have the levels (and codes) of ``reference``.
+
+        Values outside the reference's levels read as missing; check for them first
+        (learners refuse unseen levels with a clear error before calling this).
+        """
+        new = self.clone()
+        ref = reference.levels([c for c in self.feature_names if c in reference.feature_names])
+        mine = self.levels()
+        changed = {
+            col: pd.CategoricalDtype(levels, ordered=self._dtype(col).ordered)
+            for col, levels in ref.items()
+            if col in mine and mine[col] != levels
+        }
+        if changed:
+            new._backend = self._backend.with_dtypes(changed)
+        return new
+
+    def group_codes(self, cols: str | Iterable[str]) -> np.ndarray:
+        """One int64 code per row in use: the rank of its combination of values.
+
+        Combinations are ranked in sorted order with missing values last; used by
+        resampling for strata and groups (a database computes them in SQL).
+        """
+        return self._backend.group_codes(self._check_cols(cols), rows=self._row_ids)
 
     # --- mutation (in place, returns self) --------------------------------------------
     def filter(self, rows: Sequence[int] | np.ndarray) -> Task:
@@ -343,17 +511,16 @@ class Task(abc.ABC):
             if len(roles[role]) > 1:
                 raise TaskError(f"A task can have at most one '{role}' column. Got {roles[role]}.")
         for col in roles["weight"]:
-            if not ptypes.is_numeric_dtype(self._data[col]) or ptypes.is_bool_dtype(
-                self._data[col]
-            ):
+            dtype = self._dtype(col)
+            if not ptypes.is_numeric_dtype(dtype) or ptypes.is_bool_dtype(dtype):
                 raise TaskError(f"The weight column '{col}' must be numeric.")
         self._check_feature_dtypes(roles["feature"])
 
     def _check_feature_dtypes(self, cols: Iterable[str]) -> None:
         for col in cols:
-            if feature_type_of(self._data[col].dtype) is None:
+            if feature_type_of(self._dtype(col)) is None:
                 raise TaskError(
-                    f"Column '{col}' has dtype {self._data[col].dtype}, which is not a supported "
+                    f"Column '{col}' has dtype {self._dtype(col)}, which is not a supported "
                     "feature type (numeric, integer, factor, ordered, logical, character). "
                     f"Convert it, or remove it from the features with "
                     f"task.set_col_roles('{col}', [])."
@@ -368,11 +535,17 @@ class Task(abc.ABC):
                 f"cbind needs {self.nrow} rows (one per row in use of task '{self.id}'). "
                 f"Got {len(data)} instead."
             )
-        clash = [c for c in data.columns if c in self._data.columns]
+        known = set(self._backend.colnames)
+        clash = [c for c in data.columns if c in known]
         if clash:
             raise TaskError(f"cbind: task '{self.id}' already has column(s) {quote_list(clash)}.")
         if len(set(self._row_ids.tolist())) != len(self._row_ids):
             raise TaskError("cbind is not possible on a task whose rows in use contain repeats.")
+        if not self.in_memory:
+            frame = data.set_axis(pd.Index(self._row_ids, name="row_id"), axis=0)
+            self._set_backend(DataBackendCbind(self._backend, frame), data.columns)
+            self._col_roles["feature"] = self._col_roles["feature"] + list(data.columns)
+            return self
         added = data.set_axis(self._row_ids, axis=0).reindex(self._data.index)
         for col in data.columns:
             if isinstance(data[col].dtype, pd.CategoricalDtype):
@@ -419,6 +592,13 @@ class Task(abc.ABC):
                 f"replace_features cannot overwrite the non-feature column(s) {quote_list(clash)}."
             )
         ids = self._row_ids
+        if not self.in_memory:
+            aligned = data.set_axis(pd.Index(ids, name="row_id"), axis=0)
+            # A repeated row (bootstrap) gets one value: the first of its repeats.
+            aligned = aligned[~aligned.index.duplicated()]
+            self._set_backend(DataBackendCbind(self._backend, aligned), data.columns)
+            self._keep_features(data.columns, remove)
+            return self
         if len(np.unique(ids)) != len(ids):
             # Rows in use repeat (a bootstrap sample): materialise them as new rows first.
             self._data = self._data.iloc[ids].reset_index(drop=True)
@@ -443,8 +623,74 @@ class Task(abc.ABC):
         self._col_roles["feature"] = kept + added
         return self
 
+    def _keep_features(self, new: Iterable[str], remove: Iterable[str]) -> None:
+        new, removed = list(new), set(remove)
+        kept = [c for c in self._col_roles["feature"] if c not in removed or c in new]
+        self._col_roles["feature"] = kept + [c for c in new if c not in kept]
+
+    def _set_backend(self, backend: DataBackend, checked: Iterable[str]) -> None:
+        """Use ``backend`` if the columns ``checked`` have supported feature types."""
+        old = self._backend
+        self._backend = backend
+        try:
+            self._check_feature_dtypes(checked)
+        except TaskError:
+            self._backend = old
+            raise
+
+    def transform_features(
+        self, fn: Any, cols: Sequence[str], remove: Iterable[str] | None = None
+    ) -> Task:
+        """Replace features by a row-wise transform of some columns (in place).
+
+        An in-memory task applies ``fn`` at once (as :meth:`replace_features`). A task
+        over a database records it instead: ``fn`` runs on each chunk of rows as they
+        are read, so the result never sits in memory as a whole.
+
+        Parameters
+        ----------
+        fn : callable
+            ``fn(frame) -> frame``: the new feature columns for the rows of ``frame``
+            (the columns ``cols``), one row per row; it must treat rows independently
+            and pickle (streamed data is read in worker processes).
+        cols : sequence of str
+            The columns ``fn`` reads.
+        remove : iterable of str, optional
+            Features to drop unless ``fn`` returns them (default: ``cols``).
+
+        Returns
+        -------
+        Task
+            ``self``.
+        """
+        cols = self._check_cols(cols)
+        remove = cols if remove is None else list(remove)
+        if self.in_memory:
+            new = fn(self.data(cols=cols))
+            return self.replace_features(new.set_axis(range(len(new))), remove=remove)
+        sample = fn(self.data(rows=self._row_ids[:64], cols=cols))
+        protected = set(self.target_names) | {
+            c for role in ("weight", "stratum", "group", "name") for c in self._col_roles[role]
+        }
+        clash = [c for c in sample.columns if c in protected]
+        if clash:
+            raise TaskError(
+                f"transform_features cannot overwrite the non-feature column(s) "
+                f"{quote_list(clash)}."
+            )
+        backend = DataBackendMap(self._backend, fn, cols, sample.dtypes.to_dict())
+        self._set_backend(backend, list(sample.columns))
+        self._keep_features(list(sample.columns), remove)
+        return self
+
     def rbind(self, data: pd.DataFrame) -> Task:
         """Append rows (new ids follow the largest id); they are put in use."""
+        if not self.in_memory:
+            raise TaskError(
+                f"rbind: task '{self.id}' reads its data from a {type(self._backend).__name__}, "
+                "which cannot take new rows; append them to the table (or Parquet folder) "
+                "and create the task again."
+            )
         if not isinstance(data, pd.DataFrame):
             raise TaskError(f"rbind needs a pandas DataFrame. Got {type(data).__name__} instead.")
         needed = self.target_names + self.feature_names
@@ -540,7 +786,8 @@ class Task(abc.ABC):
         and still independent.
         """
         new = copy.copy(self)
-        new._data = self._data.copy(deep=False)
+        if self.in_memory:
+            new._data = self._data.copy(deep=False)
         new._row_ids = self._row_ids.copy()
         new._col_roles = self.col_roles
         if self._internal_valid_task is not None:
@@ -550,7 +797,13 @@ class Task(abc.ABC):
     def _prototype(self) -> Task:
         """A zero-row copy with only the target and feature columns (cheap to pickle)."""
         new = copy.copy(self)
-        new._data = self._data.iloc[:0][self.target_names + self.feature_names]
+        if self.in_memory:
+            new._data = self._data.iloc[:0][self.target_names + self.feature_names]
+        else:  # an empty in-memory frame with the backend's dtypes (factor levels)
+            empty = self._backend.data(
+                np.arange(0, dtype=np.int64), self.target_names + self.feature_names
+            )
+            new._data = empty.reset_index(drop=True).rename_axis("row_id")
         new._row_ids = np.arange(0, dtype=np.int64)
         new._col_roles = {role: [] for role in COL_ROLES}
         new._col_roles["target"] = self.target_names
@@ -576,7 +829,7 @@ class Task(abc.ABC):
         else:
             frame[target] = self._na_target(len(frame))
         for col in self.feature_names:
-            frame[col] = self._conform_feature(frame[col], self._data[col].dtype, col)
+            frame[col] = self._conform_feature(frame[col], self._dtype(col), col)
         new = copy.copy(self)
         new._data = frame[[target, *self.feature_names]]
         new._row_ids = np.arange(len(frame), dtype=np.int64)
@@ -682,8 +935,8 @@ class TaskClassif(Task):
 
     Parameters
     ----------
-    data : pandas.DataFrame
-        The data (copied, never modified).
+    data : pandas.DataFrame or DataBackend
+        The data (a DataFrame is copied, never modified).
     target : str
         Name of the target column.
     id : str, optional
@@ -705,7 +958,7 @@ class TaskClassif(Task):
 
     def __init__(
         self,
-        data: pd.DataFrame,
+        data: pd.DataFrame | DataBackend,
         target: str,
         id: str | None = None,
         positive: Any = None,
@@ -744,8 +997,26 @@ class TaskClassif(Task):
             )
         return out
 
+    def _prepare_target_backend(self, backend: DataBackend, name: str) -> DataBackend:
+        n_missing = backend.missings([name])[name]
+        if n_missing:
+            raise TaskError(
+                f"The target column '{name}' has {n_missing} missing value(s); "
+                "a task's target must be complete."
+            )
+        present = backend.distinct([name])[name]
+        dtype = backend.dtypes[name]
+        if not isinstance(dtype, pd.CategoricalDtype):
+            dtype = pd.CategoricalDtype(present)
+        if len(present) < 2:
+            raise TaskError(
+                f"The target column '{name}' of a classification task needs at least 2 classes. "
+                f"Got {len(present)}: {quote_list(present)}."
+            )
+        return backend.with_dtypes({name: dtype})
+
     def _conform_target(self, y: pd.Series, name: str) -> pd.Series:
-        dtype = self._data[name].dtype
+        dtype = self._dtype(name)
         assert isinstance(dtype, pd.CategoricalDtype)
         unknown = [v for v in pd.unique(y.dropna()) if v not in dtype.categories]
         if unknown:
@@ -761,7 +1032,7 @@ class TaskClassif(Task):
     @property
     def class_names(self) -> list[Any]:
         """The classes, in level order."""
-        return list(self._data[self.target_names[0]].cat.categories)
+        return list(self._dtype(self.target_names[0]).categories)
 
     @property
     def positive(self) -> Any:
@@ -818,6 +1089,21 @@ class TaskRegr(Task):
                 "a task's target must be complete."
             )
         return y
+
+    def _prepare_target_backend(self, backend: DataBackend, name: str) -> DataBackend:
+        dtype = backend.dtypes[name]
+        if not ptypes.is_numeric_dtype(dtype) or ptypes.is_bool_dtype(dtype):
+            raise TaskError(
+                f"The target column '{name}' of a regression task must be numeric. "
+                f"Got dtype {dtype} instead."
+            )
+        n_missing = backend.missings([name])[name]
+        if n_missing:
+            raise TaskError(
+                f"The target column '{name}' has {n_missing} missing value(s); "
+                "a task's target must be complete."
+            )
+        return backend
 
     def _conform_target(self, y: pd.Series, name: str) -> pd.Series:
         if not ptypes.is_numeric_dtype(y.dtype) or ptypes.is_bool_dtype(y.dtype):

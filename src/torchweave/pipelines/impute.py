@@ -127,6 +127,15 @@ class PipeOpImputeStatistic(PipeOpImpute):
         self.state["values"] = values
         return self._predict_df(df, task)
 
+    def _train_stats(self, task: Task, cols: list[str]) -> bool:
+        stats = task.col_stats(cols, self.statistic)
+        types = task.feature_types
+        self.state["values"] = {
+            col: int(np.round(stat or 0.0)) if types[col] == "integer" else float(stat or 0.0)
+            for col, stat in stats.items()
+        }
+        return True
+
 
 def statistic_imputer(
     statistic: str, name: str, module: str

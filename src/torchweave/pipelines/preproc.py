@@ -8,10 +8,17 @@ needs the whole task, ``_train_task`` / ``_predict_task``.
 
 During training the task's ``internal_valid_task`` is transformed with the state
 just learned, so validation data are preprocessed like test data would be.
+
+A task over a database (``task.in_memory`` False) is not loaded: an operator that
+implements ``_train_stats`` learns its state from statistics the database computes
+(``task.col_stats``, ``task.distinct_values``, ``task.levels``), and the trained
+``_predict_df`` is recorded on the task (``task.transform_features``) and applied to
+each chunk of rows as it is read. Other operators read the affected columns.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -26,7 +33,7 @@ from torchweave.pipelines.pipeop import Channel, PipeOp
 from torchweave.pipelines.selectors import Selector, selector_all
 from torchweave.utils.text import quote_list
 
-__all__ = ["PipeOpTaskPreproc"]
+__all__ = ["PipeOpTaskPreproc", "RowTransform"]
 
 
 def _is_selector(x: Any) -> str | None:
@@ -111,6 +118,8 @@ class PipeOpTaskPreproc(PipeOp):
     def _train_task(self, task: Task) -> Task:
         """Train on a (cloned) task and return the transformed task."""
         cols = self.state["affected_cols"]
+        if not task.in_memory and self._train_stats(task, cols):
+            return task.transform_features(RowTransform(self, task), cols)
         new = self._train_df(task.data(cols=cols), task)
         return task.replace_features(new.set_axis(range(len(new))), remove=cols)
 
@@ -123,8 +132,20 @@ class PipeOpTaskPreproc(PipeOp):
                 f"PipeOp '{self.id}' was trained with feature(s) {quote_list(missing)}, which "
                 f"task '{task.id}' lacks."
             )
+        if not task.in_memory:
+            return task.transform_features(RowTransform(self, task), cols)
         new = self._predict_df(task.data(cols=cols), task)
         return task.replace_features(new.set_axis(range(len(new))), remove=cols)
+
+    def _train_stats(self, task: Task, cols: list[str]) -> bool:
+        """Learn the state from column statistics of a database-backed task.
+
+        Set ``self.state`` from ``task.col_stats`` / ``task.distinct_values`` /
+        ``task.levels`` (SQL aggregates; no rows are loaded) and return True, or
+        return False (the default) to learn from the affected columns read into memory
+        by ``_train_df``.
+        """
+        return False
 
     def _train_df(self, df: pd.DataFrame, task: Task) -> pd.DataFrame:
         """Learn from the affected columns (store what you learn in ``self.state``)."""
@@ -133,3 +154,19 @@ class PipeOpTaskPreproc(PipeOp):
     def _predict_df(self, df: pd.DataFrame, task: Task) -> pd.DataFrame:
         """Transform the affected columns with ``self.state``."""
         return df
+
+
+class RowTransform:
+    """A trained operator's ``_predict_df`` as a picklable ``frame -> frame`` function.
+
+    The operator is copied (later training does not change it) and sees a zero-row
+    prototype of the task; the output keeps the input's row order.
+    """
+
+    def __init__(self, op: PipeOpTaskPreproc, task: Task) -> None:
+        self.op = copy.deepcopy(op)
+        self.task = task._prototype()
+
+    def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The transformed columns of the rows of ``frame``."""
+        return self.op._predict_df(frame, self.task)

@@ -120,9 +120,7 @@ def _codes(task: Task, cols: list[str]) -> np.ndarray | None:
     """One integer per row in use, equal for rows with equal values in all of ``cols``."""
     if not cols:
         return None
-    frame = task.data(cols=cols)
-    grouped = frame.groupby(cols, dropna=False, observed=True, sort=True)
-    return grouped.ngroup().to_numpy(dtype=np.int64)
+    return task.group_codes(cols)  # SQL for a database-backed task
 
 
 def _check_random_state(value: Any, owner: str) -> int | None:

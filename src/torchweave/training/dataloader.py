@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader
 
 from torchweave.errors import InvalidParameterError
 from torchweave.training.dataset import SliceLoader, TaskDataset, TensorDataset, identity_collate
+from torchweave.training.stream import StreamDataset, StreamLoader
 
 __all__ = ["PRELOAD_BUDGET_BYTES", "make_dataloader", "preload_automatically"]
 
@@ -71,14 +72,18 @@ def preload_automatically(dataset: TaskDataset, pv: Mapping[str, Any]) -> bool:
 
 
 def make_dataloader(
-    dataset: TaskDataset | TensorDataset, pv: Mapping[str, Any], train: bool, owner: str
+    dataset: TaskDataset | TensorDataset | StreamDataset,
+    pv: Mapping[str, Any],
+    train: bool,
+    owner: str,
 ) -> Any:
     """The batches of ``dataset`` under the learner's parameter values ``pv``.
 
     Parameters
     ----------
-    dataset : TaskDataset or TensorDataset
-        The data.
+    dataset : TaskDataset, TensorDataset or StreamDataset
+        The data (a StreamDataset, for a task over a database, gets a
+        :class:`~torchweave.training.stream.StreamLoader`).
     pv : mapping
         The learner's parameter values (``batch_size``, ``shuffle``, ``sampler``, ...).
     train : bool
@@ -114,6 +119,15 @@ def make_dataloader(
     # One generator per loader, seeded from torch's RNG: the permutations are
     # reproducible under the learner's seed and consume no global randomness later.
     generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, ()).item()))
+    if isinstance(dataset, StreamDataset):
+        if sampler is not None or batch_sampler is not None:
+            raise InvalidParameterError(
+                f"Learner '{owner}': a task over a database is streamed in chunks, which "
+                "takes no 'sampler' or 'batch_sampler'; use shuffle=True (chunk shuffling)."
+            )
+        workers = pv.get("num_workers", 0) > 0
+        kwargs = _loader_kwargs(pv, owner) if workers else None
+        return StreamLoader(dataset, int(batch_size or 1), shuffle, drop_last, generator, kwargs)
     plain = not any(pv.get(k) for k in _LOADER_ONLY)
     if isinstance(dataset, TensorDataset) and plain and sampler is None and batch_sampler is None:
         return SliceLoader(

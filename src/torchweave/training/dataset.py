@@ -21,7 +21,14 @@ from torchweave.errors import InvalidParameterError, TaskError
 from torchweave.network.ingress_token import TorchIngressToken
 from torchweave.utils.text import quote_list
 
-__all__ = ["SliceLoader", "TaskDataset", "TensorDataset", "check_levels", "target_tensor"]
+__all__ = [
+    "SliceLoader",
+    "TaskDataset",
+    "TensorDataset",
+    "check_levels",
+    "series_target",
+    "target_tensor",
+]
 
 Batch = dict[str, Any]
 
@@ -32,7 +39,11 @@ def target_tensor(task: Task) -> torch.Tensor:
     For a binary task 1 means the positive class; multiclass targets are 0-based class
     indices in level order.
     """
-    truth = task.truth()
+    return series_target(task.truth(), task)
+
+
+def series_target(truth: pd.Series, task: Task) -> torch.Tensor:
+    """:func:`target_tensor` of some target values of ``task`` (e.g. one chunk of rows)."""
     if isinstance(task, TaskClassif):
         if truth.isna().any():
             raise TaskError(f"Task '{task.id}' has missing target values; they cannot be learned.")
@@ -295,15 +306,21 @@ def check_levels(trained: Task, task: Task, owner: str) -> None:
         Naming the column, the unseen levels and the known ones.
     """
     # Plain dicts: a pandas Series lookup per column costs more than the whole check.
-    trained_dtypes, dtypes = trained._data.dtypes.to_dict(), task._data.dtypes.to_dict()
+    trained_dtypes, dtypes = trained.backend.dtypes, task.backend.dtypes
     for col in task.feature_names:
         known, now = trained_dtypes.get(col), dtypes[col]
         if not isinstance(known, pd.CategoricalDtype) or not isinstance(now, pd.CategoricalDtype):
             continue
-        if len(now.categories) == len(known.categories):
+        if not task.in_memory:  # the levels of a database come from its own values
+            if list(now.categories) == list(known.categories):
+                continue
+            present = task.distinct_values([col])[col]  # SQL
+            unseen = [v for v in present if v not in set(known.categories)]
+        elif len(now.categories) == len(known.categories):
             continue  # same levels (Task keeps the training levels first)
-        values = task.data(cols=[col])[col]
-        unseen = [v for v in pd.unique(values.dropna()) if v not in known.categories]
+        else:
+            values = task.data(cols=[col])[col]
+            unseen = [v for v in pd.unique(values.dropna()) if v not in known.categories]
         if unseen:
             raise TaskError(
                 f"Learner '{owner}': factor column '{col}' has the level(s) "

@@ -39,6 +39,7 @@ from torchweave.training.loop import (
 from torchweave.training.model import TorchModel
 from torchweave.training.paramset import paramset_torchlearner
 from torchweave.training.precision import check_precision, compile_network, with_precision
+from torchweave.training.stream import StreamDataset
 
 __all__ = ["UNSET", "LearnerTorch"]
 
@@ -219,7 +220,11 @@ class LearnerTorch(Learner):
     ) -> dict[str, TorchIngressToken]:
         """Network input names and how to build them from the task."""
 
-    def _dataset(self, task: Task, param_vals: dict[str, Any], target: bool = True) -> TaskDataset:
+    def _dataset(
+        self, task: Task, param_vals: dict[str, Any], target: bool = True
+    ) -> TaskDataset | StreamDataset:
+        if not task.in_memory:  # a database: streamed in chunks (docs/data_backends.md)
+            return StreamDataset(task, self._ingress_tokens(task, param_vals), target=target)
         return TaskDataset(task, self._ingress_tokens(task, param_vals), target=target)
 
     def _loss_fn(self, task: Task, param_vals: dict[str, Any]) -> nn.Module:
@@ -228,13 +233,19 @@ class LearnerTorch(Learner):
     # --- data -----------------------------------------------------------------------------
     def _prepare_data(
         self, task: Task, pv: dict[str, Any], device: torch.device, train: bool
-    ) -> TaskDataset | TensorDataset:
+    ) -> TaskDataset | TensorDataset | StreamDataset:
         if train and "lazy_tensor" in task.feature_types.values():
             from torchweave.lazy.checks import check_lazy_training
 
             check_lazy_training(task, pv, self.id)
-        dataset: TaskDataset | TensorDataset = self._dataset(task, pv)
+        dataset: TaskDataset | TensorDataset | StreamDataset = self._dataset(task, pv)
         preload = pv.get("tensor_dataset", "auto")
+        if isinstance(dataset, StreamDataset):  # preloaded only when asked for
+            return (
+                dataset
+                if preload in ("auto", False)
+                else dataset.materialize(device if preload == "device" else "cpu")
+            )
         if preload == "auto":
             # Preloaded onto the training device, as "device" does: the rule keeps the
             # data small (see preload_automatically).
@@ -333,9 +344,9 @@ class LearnerTorch(Learner):
         runs only to name the offending columns. Factor and nullable columns keep the
         pandas check before anything is converted.
         """
-        if self.model is None or task.nrow == 0:
+        if self.model is None or task.nrow == 0 or not task.in_memory:
             return False
-        dtypes = task._data.dtypes.to_dict()  # as check_levels reads them (no copy)
+        dtypes = task.backend.dtypes  # column metadata, as check_levels reads it
         for name in task.feature_names:
             dtype = dtypes.get(name)
             if not (isinstance(dtype, np.dtype) and dtype.kind in "fiub"):
@@ -366,6 +377,8 @@ class LearnerTorch(Learner):
         pv = self._torch_ps.values
         if self.state is not None and self.state.train_task is not None:
             check_levels(self.state.train_task, task, self.id)
+            if not task.in_memory:  # a database's factor levels: those of training
+                task = task.with_levels(self.state.train_task)
         device = resolve_device(pv["device"])
         precision = pv.get("precision", "32")
         check_precision(precision, device, self.id, model.jitted, bool(pv.get("compile")))
@@ -374,7 +387,7 @@ class LearnerTorch(Learner):
             was_training = network.training  # predict leaves the model's mode as it was
             network.eval()
             on_tensors = self._checks_values_on_tensors(task)
-            dataset: TaskDataset | TensorDataset = self._dataset(task, pv, target=False)
+            dataset: Any = self._dataset(task, pv, target=False)
             to_device = make_to_device(device)
             if isinstance(dataset, TaskDataset) and not dataset.frames:
                 # Every input is already one tensor: predict from slices of it, moved to
@@ -433,8 +446,8 @@ class LearnerTorch(Learner):
         )
 
 
-def _input_names(dataset: TaskDataset | TensorDataset) -> list[str]:
-    return list(dataset.tokens) if isinstance(dataset, TaskDataset) else list(dataset.x)
+def _input_names(dataset: TaskDataset | TensorDataset | StreamDataset) -> list[str]:
+    return list(dataset.x) if isinstance(dataset, TensorDataset) else list(dataset.tokens)
 
 
 def torch_learners(learner: Any) -> list[LearnerTorch]:

@@ -82,14 +82,29 @@ class PipeOpEncode(PipeOpTaskPreproc):
         return names[1:] if self.state["method"] == "treatment" else names
 
     def _train_df(self, df: pd.DataFrame, task: Task) -> pd.DataFrame:
-        self.state["method"] = self.param_set.values["method"]
         self.state["levels"] = {
             col: s.cat.categories.tolist()
             if isinstance(s.dtype, pd.CategoricalDtype)
             else sorted(s.dropna().unique().tolist(), key=str)
             for col, s in df.items()
         }
-        others = set(task.feature_names) - set(df.columns)
+        self._check_names(task, list(df.columns))
+        return self._predict_df(df, task)
+
+    def _train_stats(self, task: Task, cols: list[str]) -> bool:
+        levels = task.levels(cols)
+        others = [c for c in cols if c not in levels]
+        distinct = task.distinct_values(others) if others else {}
+        self.state["levels"] = {
+            col: list(levels[col]) if col in levels else sorted(distinct[col], key=str)
+            for col in cols
+        }
+        self._check_names(task, cols)
+        return True
+
+    def _check_names(self, task: Task, cols: list[str]) -> None:
+        self.state["method"] = self.param_set.values["method"]
+        others = set(task.feature_names) - set(cols)
         names = [n for c, lv in self.state["levels"].items() for n in self._names(c, lv)]
         counts = Counter(names)
         clash = [n for n in counts if n in others or counts[n] > 1]
@@ -99,7 +114,6 @@ class PipeOpEncode(PipeOpTaskPreproc):
                 f"over other features of task '{task.id}'. Rename the features first."
             )
         self._warn_many_levels(task)
-        return self._predict_df(df, task)
 
     def _warn_many_levels(self, task: Task) -> None:
         limit = self.param_set.values.get("warn_levels", MANY_LEVELS)

@@ -68,6 +68,14 @@ class PipeOpFixFactors(PipeOpTaskPreproc):
             self.state["ordered"][col] = bool(df[col].cat.ordered)
         return self._predict_df(df, task)
 
+    def _train_stats(self, task: Task, cols: list[str]) -> bool:
+        drop = self.param_set.values["droplevels"]
+        levels = task.distinct_values(cols) if drop else task.levels(cols)
+        types = task.feature_types
+        self.state["levels"] = {col: list(levels[col]) for col in cols}
+        self.state["ordered"] = {col: types[col] == "ordered" for col in cols}
+        return True
+
     def _predict_df(self, df: pd.DataFrame, task: Task) -> pd.DataFrame:
         out = {}
         for col in df.columns:

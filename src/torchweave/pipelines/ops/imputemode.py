@@ -83,5 +83,19 @@ class PipeOpImputeMode(PipeOpImpute):
         self.state["values"] = {col: _plain(_mode(column)) for col, column in df.items()}
         return self._predict_df(df, task)
 
+    def _train_stats(self, task: Task, cols: list[str]) -> bool:
+        modes, types, levels = task.col_stats(cols, "mode"), task.feature_types, task.levels(cols)
+        values = {}
+        for col in cols:
+            value = modes[col]
+            if value is None:
+                if col in levels:
+                    value = levels[col][0] if levels[col] else None
+                else:
+                    value = _NULL_VALUES[types[col]]
+            values[col] = _plain(value)
+        self.state["values"] = values
+        return True
+
 
 pipeops.register("imputemode", PipeOpImputeMode)

@@ -76,6 +76,24 @@ class PipeOpScale(PipeOpTaskPreproc):
         self.state["scale"] = {c: float(v) for c, v in spread.items()}
         return self._predict_df(df, task)
 
+    def _train_stats(self, task: Task, cols: list[str]) -> bool:
+        pv = self.param_set.values
+        if pv["robust"]:
+            center = task.col_stats(cols, "median")
+            spread = {
+                c: None if v is None else v * 1.4826 for c, v in task.col_stats(cols, "mad").items()
+            }
+        else:
+            center, spread = task.col_stats(cols, "mean"), task.col_stats(cols, "std")
+        self.state["center"] = {
+            c: float(center[c]) if pv["center"] and center[c] is not None else 0.0 for c in cols
+        }
+        self.state["scale"] = {
+            c: float(v) if pv["scale"] and (v := spread[c]) is not None and v > 0 else 1.0
+            for c in cols
+        }
+        return True
+
     def _predict_df(self, df: pd.DataFrame, task: Task) -> pd.DataFrame:
         center = pd.Series(self.state["center"], dtype=np.float64)
         scale = pd.Series(self.state["scale"], dtype=np.float64)
