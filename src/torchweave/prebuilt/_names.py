@@ -1,0 +1,26 @@
+"""The public names of :mod:`torchweave.prebuilt` and the prebuilt learner keys.
+
+Torch-free: ``torchweave.prebuilt`` and the conformance suite read these without
+importing torch. Importing :mod:`torchweave.prebuilt.registered` imports (and so
+registers) every learner module listed here.
+"""
+
+__all__ = ["CONFORMANCE_KEYS", "NAMES"]
+
+NAMES: dict[str, str] = {
+    "LearnerTorchPrebuilt": "torchweave.prebuilt.base",
+    "network_summary": "torchweave.prebuilt.base",
+    "LearnerTorchMLP": "torchweave.prebuilt.mlp",
+    "LearnerTorchTabResNet": "torchweave.prebuilt.tab_resnet",
+    "TabResNet": "torchweave.prebuilt.tab_resnet",
+    "LearnerTorchFeatureless": "torchweave.prebuilt.featureless",
+    "LearnerTorchModule": "torchweave.prebuilt.module",
+}
+
+#: Keys always registered (the torchvision learners are not among them), each built
+#: for the conformance suite by :func:`torchweave.prebuilt.conformance.conformance_learner`.
+CONFORMANCE_KEYS: tuple[str, ...] = tuple(
+    f"{task_type}.{name}"
+    for name in ("mlp", "tab_resnet", "torch_featureless", "module")
+    for task_type in ("classif", "regr")
+)
