@@ -37,7 +37,7 @@ def check_shape(x: Any) -> str | None:
         return None
     try:
         shape = as_shape(x)
-    except Exception as exc:  # noqa: BLE001 - the message is the answer
+    except Exception as exc:
         return str(exc)
     return None if shape[0] is None else "a shape whose first (batch) dimension is None"
 

@@ -15,12 +15,14 @@ NAMES: dict[str, str] = {
     "TabResNet": "torchweave.prebuilt.tab_resnet",
     "LearnerTorchFeatureless": "torchweave.prebuilt.featureless",
     "LearnerTorchModule": "torchweave.prebuilt.module",
+    "FTTransformer": "torchweave.prebuilt.ft_transformer",
+    "LearnerTorchFTTransformer": "torchweave.prebuilt.ft_transformer",
 }
 
 #: Keys always registered (the torchvision learners are not among them), each built
 #: for the conformance suite by :func:`torchweave.prebuilt.conformance.conformance_learner`.
 CONFORMANCE_KEYS: tuple[str, ...] = tuple(
     f"{task_type}.{name}"
-    for name in ("mlp", "tab_resnet", "torch_featureless", "module")
+    for name in ("mlp", "tab_resnet", "ft_transformer", "torch_featureless", "module")
     for task_type in ("classif", "regr")
 )

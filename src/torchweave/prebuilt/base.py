@@ -31,6 +31,7 @@ __all__ = [
     "categ_features",
     "categ_token",
     "network_summary",
+    "num_token",
     "numeric_features",
     "tabular_token",
 ]
@@ -78,8 +79,7 @@ def tabular_token(task: Task, shape: Any, learner_id: str) -> TorchIngressToken:
     """
     lazy = _lazy_features(task)
     if not lazy:
-        names = numeric_features(task)
-        return TorchIngressToken(names, batchgetter_num, (None, len(names)))
+        return num_token(task)
     if len(lazy) != 1 or len(task.feature_names) != 1:
         raise TaskError(
             f"Learner '{learner_id}' takes either only numeric features or exactly one "
@@ -102,6 +102,12 @@ def tabular_token(task: Task, shape: Any, learner_id: str) -> TorchIngressToken:
             'first, e.g. with po("trafo_reshape", shape=(None, -1)).'
         )
     return token
+
+
+def num_token(task: Task) -> TorchIngressToken:
+    """All numeric and integer features as a float32 matrix (``(None, n)``)."""
+    names = numeric_features(task)
+    return TorchIngressToken(names, batchgetter_num, (None, len(names)))
 
 
 def categ_token(task: Task) -> TorchIngressToken:

@@ -1,6 +1,7 @@
 """``classif.tab_resnet`` / ``regr.tab_resnet``: the tabular ResNet (mlr3torch's
 ``LearnerTorchTabResNet``; Gorishniy et al. 2021, "Revisiting Deep Learning Models for
-Tabular Data")."""
+Tabular Data").
+"""
 
 from __future__ import annotations
 
