@@ -17,12 +17,19 @@ NAMES: dict[str, str] = {
     "LearnerTorchModule": "torchweave.prebuilt.module",
     "FTTransformer": "torchweave.prebuilt.ft_transformer",
     "LearnerTorchFTTransformer": "torchweave.prebuilt.ft_transformer",
+    "LearnerTorchTabM": "torchweave.prebuilt.tabm",
+    "TabM": "torchweave.prebuilt.tabm",
+    "TabMLoop": "torchweave.prebuilt.tabm",
+    "LinearReLUEmbeddings": "torchweave.prebuilt.embeddings",
+    "PeriodicEmbeddings": "torchweave.prebuilt.embeddings",
+    "PiecewiseLinearEmbeddings": "torchweave.prebuilt.embeddings",
+    "compute_bins": "torchweave.prebuilt.embeddings",
 }
 
 #: Keys always registered (the torchvision learners are not among them), each built
 #: for the conformance suite by :func:`torchweave.prebuilt.conformance.conformance_learner`.
 CONFORMANCE_KEYS: tuple[str, ...] = tuple(
     f"{task_type}.{name}"
-    for name in ("mlp", "tab_resnet", "ft_transformer", "torch_featureless", "module")
+    for name in ("mlp", "tab_resnet", "ft_transformer", "tabm", "torch_featureless", "module")
     for task_type in ("classif", "regr")
 )
