@@ -24,6 +24,9 @@ NAMES: dict[str, str] = {
     "PeriodicEmbeddings": "torchweave.prebuilt.embeddings",
     "PiecewiseLinearEmbeddings": "torchweave.prebuilt.embeddings",
     "compute_bins": "torchweave.prebuilt.embeddings",
+    "LearnerTorchImage": "torchweave.prebuilt.image",
+    "LearnerTorchResNetSmall": "torchweave.prebuilt.image",
+    "ResNetSmall": "torchweave.prebuilt.image",
 }
 
 #: Keys always registered (the torchvision learners are not among them), each built
@@ -32,4 +35,4 @@ CONFORMANCE_KEYS: tuple[str, ...] = tuple(
     f"{task_type}.{name}"
     for name in ("mlp", "tab_resnet", "ft_transformer", "tabm", "torch_featureless", "module")
     for task_type in ("classif", "regr")
-)
+) + ("classif.resnet_small",)
