@@ -27,6 +27,9 @@ NAMES: dict[str, str] = {
     "LearnerTorchImage": "torchweave.prebuilt.image",
     "LearnerTorchResNetSmall": "torchweave.prebuilt.image",
     "ResNetSmall": "torchweave.prebuilt.image",
+    "LearnerTorchVision": "torchweave.prebuilt.vision",
+    "replace_head": "torchweave.prebuilt.vision",
+    "ppl_prebuilt": "torchweave.prebuilt.preprocessing",
 }
 
 #: Keys always registered (the torchvision learners are not among them), each built
