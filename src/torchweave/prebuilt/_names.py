@@ -34,8 +34,8 @@ NAMES: dict[str, str] = {
 
 #: Keys always registered (the torchvision learners are not among them), each built
 #: for the conformance suite by :func:`torchweave.prebuilt.conformance.conformance_learner`.
-CONFORMANCE_KEYS: tuple[str, ...] = tuple(
-    f"{task_type}.{name}"
-    for name in ("mlp", "tab_resnet", "ft_transformer", "tabm", "torch_featureless", "module")
-    for task_type in ("classif", "regr")
-) + ("classif.resnet_small",)
+_TABULAR = ("mlp", "tab_resnet", "ft_transformer", "tabm", "torch_featureless", "module")
+CONFORMANCE_KEYS: tuple[str, ...] = (
+    *(f"{task_type}.{name}" for name in _TABULAR for task_type in ("classif", "regr")),
+    "classif.resnet_small",
+)

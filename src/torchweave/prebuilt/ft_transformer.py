@@ -138,9 +138,13 @@ class FTTransformer(nn.Module):
 
 
 def _check_ingress_tokens(x: Any) -> str | None:
-    if isinstance(x, Mapping) and x and set(x) <= set(_TOKEN_NAMES):
-        if all(isinstance(v, TorchIngressToken) for v in x.values()):
-            return None
+    if (
+        isinstance(x, Mapping)
+        and x
+        and set(x) <= set(_TOKEN_NAMES)
+        and all(isinstance(v, TorchIngressToken) for v in x.values())
+    ):
+        return None
     return "a dict with keys among 'num.input' and 'categ.input' of TorchIngressTokens"
 
 
@@ -188,11 +192,14 @@ class LearnerTorchFTTransformer(LearnerTorchPrebuilt):
         loss: Any = None,
         callbacks: Any = (),
     ) -> None:
-        factory = {
-            "custom_check": check_module_factory,
-            "expected": "a torch.nn.Module class",
-            "tags": "train",
-        }
+        def factory(init: Any) -> Any:
+            return p_uty(
+                custom_check=check_module_factory,
+                expected="a torch.nn.Module class",
+                init=init,
+                tags="train",
+            )
+
         ps = ParamSet(
             n_blocks=p_int(0, init=3, tags="train"),
             d_token=p_int(1, init=192, tags="train"),
@@ -208,12 +215,12 @@ class LearnerTorchFTTransformer(LearnerTorchPrebuilt):
             attention_n_heads=p_int(1, init=8, tags="train"),
             attention_dropout=p_dbl(0, 1, init=0.2, tags="train"),
             attention_initialization=p_fct(("kaiming", "xavier"), init="kaiming", tags="train"),
-            attention_normalization=p_uty(init=nn.LayerNorm, **factory),
+            attention_normalization=factory(nn.LayerNorm),
             ffn_d_hidden=p_int(1, tags="train"),
             ffn_d_hidden_multiplier=p_dbl(0, tags="train"),
             ffn_dropout=p_dbl(0, 1, init=0.1, tags="train"),
-            ffn_activation=p_uty(init=ReGLU, **factory),
-            ffn_normalization=p_uty(init=nn.LayerNorm, **factory),
+            ffn_activation=factory(ReGLU),
+            ffn_normalization=factory(nn.LayerNorm),
             residual_dropout=p_dbl(0, 1, init=0.0, tags="train"),
             prenormalization=p_lgl(init=True, tags="train"),
             attention_bias=p_lgl(init=True, tags="train"),

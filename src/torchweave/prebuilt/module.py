@@ -29,7 +29,7 @@ __all__ = ["LearnerTorchModule", "linear_module"]
 
 
 def _generator_params(generator: Callable[..., Any]) -> dict[str, inspect.Parameter]:
-    target = generator.__init__ if inspect.isclass(generator) else generator  # type: ignore[misc]
+    target = generator.__init__ if inspect.isclass(generator) else generator
     params = dict(inspect.signature(target).parameters)
     params.pop("self", None)
     return params
@@ -116,7 +116,7 @@ class LearnerTorchModule(LearnerTorchPrebuilt):
             )
         if param_set is None:
             param_set = ParamSet(
-                **{
+                {
                     name: p_uty(tags="train")
                     if arg.default is inspect.Parameter.empty
                     else p_uty(tags="train", init=arg.default)

@@ -20,8 +20,9 @@ def ppl_prebuilt(
 
     In order: median imputation of numeric features and mode imputation of the
     others (``impute``), removal of constant features, one-hot encoding of factors
-    for learners without factor support (mlp, tab_resnet), and standardisation of numeric features (``scale``). The featureless and image
-    learners get no preprocessing.
+    for learners without factor support (mlp, tab_resnet), and standardisation of
+    numeric features (``scale``). The featureless and image learners get no
+    preprocessing.
 
     Parameters
     ----------
