@@ -260,6 +260,7 @@ def test_ppl_prebuilt_graphs(fast):
         "classif.mlp",
     ]
     assert "encode" not in tw.ppl_prebuilt("classif.tabm").ids()
+    assert tw.ppl_prebuilt("regr.tabm").ids()[-2:] == ["targettrafo", "regr.tabm"]
     assert tw.ppl_prebuilt("classif.torch_featureless").ids() == ["classif.torch_featureless"]
     learner = tw.as_learner(tw.ppl_prebuilt("classif.mlp", **fast, neurons=[8]))
     task = tw.tsk("penguins")

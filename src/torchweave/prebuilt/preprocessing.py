@@ -14,7 +14,11 @@ __all__ = ["ppl_prebuilt"]
 
 
 def ppl_prebuilt(
-    learner: Learner | str, impute: bool = True, scale: bool = True, **params: Any
+    learner: Learner | str,
+    impute: bool = True,
+    scale: bool = True,
+    scale_target: bool | None = None,
+    **params: Any,
 ) -> Graph:
     """The usual preprocessing for a (prebuilt) learner, ending in the learner.
 
@@ -22,7 +26,7 @@ def ppl_prebuilt(
     others (``impute``), removal of constant features, one-hot encoding of factors
     for learners without factor support (mlp, tab_resnet), and standardisation of
     numeric features (``scale``). The featureless and image learners get no
-    preprocessing.
+    feature preprocessing. Regression targets are standardised (``scale_target``).
 
     Parameters
     ----------
@@ -32,6 +36,9 @@ def ppl_prebuilt(
         Impute missing values.
     scale : bool, default True
         Standardise numeric and integer features.
+    scale_target : bool, optional
+        Standardise a regression target (``po("targettrafo")``; predictions are mapped
+        back). Default: True for regression learners.
     **params
         Parameter values for a learner given by key.
 
@@ -76,6 +83,10 @@ def ppl_prebuilt(
             steps.append(po("encode"))
         if scale:
             steps.append(po("scale"))
+    if scale_target is None:
+        scale_target = learner.task_type == "regr"
+    if scale_target:
+        steps.append(po("targettrafo", method="scale"))
     graph: Any = po("learner", learner)
     for step in reversed(steps):
         graph = step >> graph
