@@ -93,8 +93,8 @@ class LearnerTorchMLP(LearnerTorchPrebuilt):
     --------
     >>> import torchweave as tw
     >>> learner = tw.lrn("classif.mlp", neurons=[16], epochs=2, batch_size=32)
-    >>> learner.train(tw.tsk("iris")).predict(tw.tsk("iris")).score() > 0.3
-    True
+    >>> learner.train(tw.tsk("iris")).network[0]
+    Linear(in_features=4, out_features=16, bias=True)
     """
 
     def __init__(
