@@ -14,7 +14,8 @@ runs and times one reference epoch; the ratio of the two is taken per epoch, the
 back-to-back epochs see the same conditions. One thread, ``N`` rows, batch size
 ``BATCH``; ``REPEATS`` fits per model. Target: the median ratio is at most 1.05.
 
-Run ``python -m bench.prebuilt_speed`` (about 2 minutes) or ``--quick``.
+Run ``python -m bench.prebuilt_speed`` (about 4 minutes on a busy 2-core machine) or
+``--quick`` (one fit of 3 epochs per model).
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ from torch.nn import functional
 import torchweave as tw
 
 SEED = 3
-N = 8192
+N = 4096
 BATCH = 256
-EPOCHS = 8
+EPOCHS = 5
 REPEATS = 2
 N_NUM = 8
 CARDS = [4, 3]

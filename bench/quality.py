@@ -46,9 +46,9 @@ import torchweave as tw
 SEED = 1
 FOLDS = 5
 N_LARGE = 50_000
-EPOCHS_DEFAULT = 10
-EPOCHS_SMALL = 30
-EPOCHS_LARGE = 5
+EPOCHS_DEFAULT = 5
+EPOCHS_SMALL = 20
+EPOCHS_LARGE = 4
 SMALL_TASKS = ("iris", "wine", "breast_cancer", "penguins", "mtcars", "diabetes")
 
 BUDGET: dict[str, dict[str, Any]] = {

@@ -166,6 +166,10 @@ def test_tabm_inits_and_defaults_depend_on_embeddings(fast):
     learner.configure(num_embeddings="periodic", frequency_init_scale=0.0)
     with pytest.raises(InvalidParameterError, match=r"frequency_init_scale must be > 0"):
         learner._network(task, learner.param_set.values)
+    learner.configure(num_embeddings="none", jit_trace=True)
+    with pytest.raises(InvalidParameterError, match=r"does not support jit_trace=True"):
+        learner._network(task, learner.param_set.values)
+    learner.configure(jit_trace=False, num_embeddings="periodic")
     learner.configure(frequency_init_scale=0.01, lite=True, embedding_activation=False)
     with pytest.raises(InvalidParameterError, match=r"lite periodic embeddings need"):
         learner._network(task, learner.param_set.values)

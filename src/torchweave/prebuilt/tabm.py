@@ -431,6 +431,12 @@ class LearnerTorchTabM(LearnerTorchPrebuilt):
 
     def _network(self, task: Task, param_vals: dict[str, Any]) -> nn.Module:
         pv = param_vals
+        if pv.get("jit_trace"):
+            raise InvalidParameterError(
+                f"Learner '{self.id}' does not support jit_trace=True: its network returns "
+                "the k heads in training and their average otherwise, and a trace would "
+                "keep only the training branch."
+            )
         embeddings, d_embedding = self._embeddings(task, pv)
         with_emb = embeddings is not None
         n_blocks = pv.get("n_blocks")
