@@ -26,7 +26,6 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -69,9 +68,7 @@ def reference_module(model: str) -> tuple[torch.nn.Module, Callable[..., torch.T
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            net = tabm.TabM.make(
-                n_num_features=N_NUM, cat_cardinalities=CARDS, d_out=3, **TABM
-            )
+            net = tabm.TabM.make(n_num_features=N_NUM, cat_cardinalities=CARDS, d_out=3, **TABM)
 
         def loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
             return functional.cross_entropy(out.flatten(0, 1), y.repeat_interleave(out.shape[1]))

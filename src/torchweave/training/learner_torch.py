@@ -185,6 +185,13 @@ class LearnerTorch(Learner):
         # po("learner") in a graph) pickles.
         return ParamSetCollection(self._member_param_sets, owner=f"learner '{self.id}'")
 
+    @param_set.setter
+    def param_set(self, value: ParamSet | None) -> None:
+        if value is not None:
+            raise InvalidParameterError(
+                "The param_set of a torch learner is built from its parts; set values on it."
+            )
+
     def _member_param_sets(self) -> dict[str, ParamSet]:
         sets: dict[str, ParamSet] = {"": self._torch_ps}
         optimizer = getattr(self, "_optimizer", UNSET)
@@ -196,13 +203,6 @@ class LearnerTorch(Learner):
         for cb_id, cb in getattr(self, "_callbacks", {}).items():
             sets[f"cb.{cb_id}"] = cb.param_set
         return sets
-
-    @param_set.setter
-    def param_set(self, value: ParamSet | None) -> None:
-        if value is not None:
-            raise InvalidParameterError(
-                "The param_set of a torch learner is built from its parts; set values on it."
-            )
 
     def _validation_seed(self) -> int | None:
         seed = self._torch_ps.values.get("seed")
