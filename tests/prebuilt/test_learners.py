@@ -83,6 +83,15 @@ def test_tab_resnet_hidden_width_rules(fast):
         learner.train(task)
 
 
+def test_tab_resnet_refuses_a_last_batch_of_one_row(fast):
+    task = tw.tsk("mtcars")  # 32 rows
+    learner = small("regr.tab_resnet", {**fast, "batch_size": 31})
+    with pytest.raises(InvalidParameterError, match=r"last training batch would hold one row"):
+        learner.train(task)
+    learner.configure(drop_last=True).train(task)
+    assert learner.is_trained
+
+
 def test_required_parameters_are_reported(fast):
     learner = tw.lrn("regr.tab_resnet", **fast)
     with pytest.raises(InvalidParameterError, match=r"n_blocks"):

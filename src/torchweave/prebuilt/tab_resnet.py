@@ -166,6 +166,19 @@ class LearnerTorchTabResNet(LearnerTorchPrebuilt):
         return {"input": tabular_token(task, param_vals.get("shape"), self.id)}
 
     def _network(self, task: Task, param_vals: dict[str, Any]) -> nn.Module:
+        batch_size = param_vals.get("batch_size")
+        if (
+            batch_size
+            and task.nrow % batch_size == 1
+            and param_vals.get("n_blocks")
+            and not param_vals.get("drop_last")
+            and param_vals.get("batch_sampler") is None
+        ):
+            raise InvalidParameterError(
+                f"Learner '{self.id}': the last training batch would hold one row "
+                f"({task.nrow} rows, batch_size {batch_size}), on which BatchNorm cannot "
+                "train. Set drop_last=True or another batch_size."
+            )
         token = self._ingress_tokens(task, param_vals)["input"]
         assert token.shape is not None and isinstance(token.shape[1], int)
         d_block = param_vals["d_block"]
