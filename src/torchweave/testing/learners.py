@@ -25,6 +25,7 @@ from torchweave.data.prediction import Prediction, PredictionClassif, Prediction
 from torchweave.data.task import Task, TaskClassif
 from torchweave.errors import NotTrainedError, TaskError
 from torchweave.learners.learner import Learner
+from torchweave.prebuilt._names import CONFORMANCE_KEYS
 from torchweave.testing._checks import CheckFailedError as _CheckFailedError
 from torchweave.testing._checks import refuse_unknown_checks, run_check
 from torchweave.testing.generate import GENERATED_FEATURE_TYPES, generate_task
@@ -135,6 +136,15 @@ CONSTRUCTION: dict[str, Callable[[], Learner]] = {
     "classif.torch_model": _classif_torch_model,
     "regr.torch_model": _regr_torch_model,
 }
+
+
+def _prebuilt(key: str) -> Learner:
+    from torchweave.prebuilt.conformance import conformance_learner
+
+    return conformance_learner(key)
+
+
+CONSTRUCTION.update({key: functools.partial(_prebuilt, key) for key in CONFORMANCE_KEYS})
 
 
 # --- checks of single predictions ------------------------------------------------------------
@@ -502,7 +512,9 @@ def check_learner(
         raise AssertionError(f"check_learner needs a Learner. Got {type(learner).__name__}.")
     skips = {**getattr(learner, "_conformance_skips", {}), **(skip or {})}
     refuse_unknown_checks(skips, LEARNER_CHECKS, f"in the skips of learner '{learner.id}'")
-    extra = list(tasks or [])
+    # A learner whose feature types the generator cannot make (lazy tensors) names its
+    # own tasks in ``_conformance_tasks`` (a callable returning a list of tasks).
+    extra = list(tasks or []) + list(getattr(learner, "_conformance_tasks", list)())
     generated: list[Task] = []
     supported = _supported_types(learner)
     if supported:

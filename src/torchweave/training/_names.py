@@ -46,4 +46,15 @@ NAMES: dict[str, str] = {
     "t_opt": "torchweave.training.sugar",
     "t_opts": "torchweave.training.sugar",
     "train_distributed": "torchweave.distributed.ddp",
+    # prebuilt learners (torchweave.prebuilt)
+    "LearnerTorchFTTransformer": "torchweave.prebuilt.ft_transformer",
+    "LearnerTorchFeatureless": "torchweave.prebuilt.featureless",
+    "LearnerTorchImage": "torchweave.prebuilt.image",
+    "LearnerTorchMLP": "torchweave.prebuilt.mlp",
+    "LearnerTorchModule": "torchweave.prebuilt.module",
+    "LearnerTorchResNetSmall": "torchweave.prebuilt.image",
+    "LearnerTorchTabM": "torchweave.prebuilt.tabm",
+    "LearnerTorchTabResNet": "torchweave.prebuilt.tab_resnet",
+    "LearnerTorchVision": "torchweave.prebuilt.vision",
+    "ppl_prebuilt": "torchweave.prebuilt.preprocessing",
 }

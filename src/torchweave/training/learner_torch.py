@@ -183,20 +183,9 @@ class LearnerTorch(Learner):
     @property
     def param_set(self) -> ParamSet:
         """Torch parameters plus ``opt.*``, ``loss.*`` and ``cb.<id>.*`` (live)."""
-
-        def members() -> dict[str, ParamSet]:
-            sets: dict[str, ParamSet] = {"": self._torch_ps}
-            optimizer = getattr(self, "_optimizer", UNSET)
-            loss = getattr(self, "_loss", UNSET)
-            if optimizer is not UNSET:
-                sets["opt"] = optimizer.param_set
-            if loss is not UNSET:
-                sets["loss"] = loss.param_set
-            for cb_id, cb in getattr(self, "_callbacks", {}).items():
-                sets[f"cb.{cb_id}"] = cb.param_set
-            return sets
-
-        return ParamSetCollection(members, owner=f"learner '{self.id}'")
+        # A bound method (not a closure), so that a collection held elsewhere (by
+        # po("learner") in a graph) pickles.
+        return ParamSetCollection(self._member_param_sets, owner=f"learner '{self.id}'")
 
     @param_set.setter
     def param_set(self, value: ParamSet | None) -> None:
@@ -204,6 +193,18 @@ class LearnerTorch(Learner):
             raise InvalidParameterError(
                 "The param_set of a torch learner is built from its parts; set values on it."
             )
+
+    def _member_param_sets(self) -> dict[str, ParamSet]:
+        sets: dict[str, ParamSet] = {"": self._torch_ps}
+        optimizer = getattr(self, "_optimizer", UNSET)
+        loss = getattr(self, "_loss", UNSET)
+        if optimizer is not UNSET:
+            sets["opt"] = optimizer.param_set
+        if loss is not UNSET:
+            sets["loss"] = loss.param_set
+        for cb_id, cb in getattr(self, "_callbacks", {}).items():
+            sets[f"cb.{cb_id}"] = cb.param_set
+        return sets
 
     def _validation_seed(self) -> int | None:
         seed = self._torch_ps.values.get("seed")
