@@ -72,3 +72,21 @@ def test_input_task_is_not_modified_and_bootstrap_rows_work():
     out = tw.po("scale").train([boot])[0]
     assert out.nrow == 3
     pd.testing.assert_frame_equal(task.data(), before)
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda: tw.po("colapply", applicator=np.log, affect_columns=tw.selector_type("logical")),
+        lambda: tw.po("scale", affect_columns=tw.selector_name([])),
+        lambda: tw.po("encode", affect_columns=tw.selector_type("factor")),
+    ],
+)
+def test_a_selector_matching_no_column_passes_the_task_through(op):
+    task = tw.tsk("iris")
+    pipeop = op()
+    trained = pipeop.train([task])[0]
+    assert pipeop.state["affected_cols"] == []
+    pd.testing.assert_frame_equal(trained.data(), task.data())
+    predicted = pipeop.predict([task.clone().filter(range(10))])[0]
+    pd.testing.assert_frame_equal(predicted.data(), task.data(rows=range(10)))

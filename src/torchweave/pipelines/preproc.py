@@ -118,6 +118,8 @@ class PipeOpTaskPreproc(PipeOp):
     def _train_task(self, task: Task) -> Task:
         """Train on a (cloned) task and return the transformed task."""
         cols = self.state["affected_cols"]
+        if not cols:  # the selector matched nothing: the task passes unchanged
+            return task
         if not task.in_memory and self._train_stats(task, cols):
             return task.transform_features(RowTransform(self, task), cols)
         new = self._train_df(task.data(cols=cols), task)
@@ -132,6 +134,8 @@ class PipeOpTaskPreproc(PipeOp):
                 f"PipeOp '{self.id}' was trained with feature(s) {quote_list(missing)}, which "
                 f"task '{task.id}' lacks."
             )
+        if not cols:
+            return task
         if not task.in_memory:
             return task.transform_features(RowTransform(self, task), cols)
         new = self._predict_df(task.data(cols=cols), task)
