@@ -55,6 +55,7 @@ def learner(d: Data) -> Any:
 
 def main(argv: list[str] | None = None) -> None:
     """Print the speed-up table."""
+    import dask
     import joblib
 
     import torchweave as tw
@@ -72,9 +73,15 @@ def main(argv: list[str] | None = None) -> None:
     resampling = tw.rsmp("cv", folds=FOLDS, random_state=1).instantiate(task)
     small = tw.TaskRegr(d.df.iloc[:2000], target="y", id="warm-up")
 
-    cluster = LocalCluster(
-        n_workers=WORKERS, threads_per_worker=1, processes=True, dashboard_address=":0"
-    )
+    # Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 for its workers, and in the
+    # process that starts them (so also for loky workers started later). That turns off
+    # glibc's adaptive mmap threshold: torch's larger tensors are then mapped and
+    # unmapped at every step, which made each fit about 35% slower. Unset it, as a
+    # cluster for torch training should (docs/scaling_out.md).
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+        cluster = LocalCluster(
+            n_workers=WORKERS, threads_per_worker=1, processes=True, dashboard_address=":0"
+        )
     client = Client(cluster)
 
     def run_sequential(t: Any = task, r: Any = resampling) -> Any:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import ast
 import doctest
 import io
+import os
 import re
 import tokenize
 from collections.abc import Callable
@@ -153,7 +154,14 @@ def run_block(block: Block) -> dict[str, Any]:
         )
 
     namespace: dict[str, Any] = {"__name__": "__main__", "__claim__": claim}
-    exec(compile(tree, f"{block.key} (line {block.line})", "exec"), namespace)
+    # A block that starts a Dask cluster sets variables such as MALLOC_TRIM_THRESHOLD_
+    # in this process (docs/scaling_out.md); they must not slow the tests that follow.
+    environ = dict(os.environ)
+    try:
+        exec(compile(tree, f"{block.key} (line {block.line})", "exec"), namespace)
+    finally:
+        os.environ.clear()
+        os.environ.update(environ)
     return namespace
 
 

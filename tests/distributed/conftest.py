@@ -14,9 +14,15 @@ import pytest
 @pytest.fixture(scope="module")
 def dask_client():
     distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-    )
+    import dask
+
+    # Without this, the nanny also sets MALLOC_TRIM_THRESHOLD_ in this process, which
+    # slows torch in every later test (docs/scaling_out.md).
+    no_trim = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+    with dask.config.set(no_trim):
+        cluster = distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        )
     client = distributed.Client(cluster)
     yield client
     client.close()

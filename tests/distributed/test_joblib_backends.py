@@ -90,6 +90,17 @@ def test_a_failure_on_a_dask_worker_names_iteration_learner_and_task(dask_client
     assert "learner 'two_outputs' on task 'iris'" in notes
 
 
+def test_the_documented_cluster_keeps_malloc_trimming_off_here_and_on_workers(dask_client):
+    # docs/scaling_out.md: with the pre-spawn key set to None, the nanny neither sets
+    # MALLOC_TRIM_THRESHOLD_ in this process nor on its workers.
+    import os
+
+    assert "MALLOC_TRIM_THRESHOLD_" not in os.environ
+    on_workers = dask_client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+    assert len(on_workers) == 2
+    assert set(on_workers.values()) == {None}
+
+
 def tuning_run():
     """Random search over a decision tree's depth on iris, 4 configurations, 2-fold CV."""
     learner = tw.lrn("classif.rpart", max_depth=tw.to_tune(1, 6), random_state=1)
