@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import pandas as pd
 
 __all__ = ["cli", "main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _REGISTRIES = ("learners", "pipeops", "measures", "tasks", "callbacks", "losses", "optimizers")
 
@@ -107,6 +109,25 @@ def _with_progress(learner: Any, show: bool) -> None:
         inner.loop_class = ProgressLoop
 
 
+def _spec_data_target(data_help: str) -> Callable[[F], F]:
+    """The ``--spec``, ``--data`` and ``--target`` options of ``train`` and ``resample``."""
+    existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
+    spec = click.option(
+        "--spec",
+        "spec",
+        required=True,
+        type=existing_file,
+        help="Learner spec (.yaml, .yml or .json).",
+    )
+    data = click.option("--data", "data_path", required=True, type=existing_file, help=data_help)
+    target = click.option("--target", required=True, help="The target column.")
+
+    def decorate(command: F) -> F:
+        return spec(data(target(command)))
+
+    return decorate
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="torchweave")
 def cli() -> None:
@@ -114,21 +135,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option(
-    "--spec",
-    "spec",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Learner spec (.yaml, .yml or .json).",
-)
-@click.option(
-    "--data",
-    "data_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Training data (.csv or .parquet).",
-)
-@click.option("--target", required=True, help="The target column.")
+@_spec_data_target("Training data (.csv or .parquet).")
 @click.option(
     "--out",
     required=True,
@@ -221,21 +228,7 @@ def evaluate(model: Path, data_path: Path, measures: str | None) -> None:
 
 
 @cli.command()
-@click.option(
-    "--spec",
-    "spec",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Learner spec (.yaml, .yml or .json).",
-)
-@click.option(
-    "--data",
-    "data_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Data (.csv or .parquet).",
-)
-@click.option("--target", required=True, help="The target column.")
+@_spec_data_target("Data (.csv or .parquet).")
 @click.option(
     "--resampling", default="cv", show_default=True, help="Resampling key (cv, holdout, ...)."
 )
