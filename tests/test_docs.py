@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -156,12 +157,8 @@ def run_block(block: Block) -> dict[str, Any]:
     namespace: dict[str, Any] = {"__name__": "__main__", "__claim__": claim}
     # A block that starts a Dask cluster sets variables such as MALLOC_TRIM_THRESHOLD_
     # in this process (docs/scaling_out.md); they must not slow the tests that follow.
-    environ = dict(os.environ)
-    try:
+    with mock.patch.dict(os.environ):
         exec(compile(tree, f"{block.key} (line {block.line})", "exec"), namespace)
-    finally:
-        os.environ.clear()
-        os.environ.update(environ)
     return namespace
 
 

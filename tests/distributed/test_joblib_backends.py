@@ -1,5 +1,7 @@
 """resample and benchmark under joblib's Dask and Ray backends equal sequential runs."""
 
+import os
+
 import joblib
 import pytest
 
@@ -93,8 +95,6 @@ def test_a_failure_on_a_dask_worker_names_iteration_learner_and_task(dask_client
 def test_the_documented_cluster_keeps_malloc_trimming_off_here_and_on_workers(dask_client):
     # docs/scaling_out.md: with the pre-spawn key set to None, the nanny neither sets
     # MALLOC_TRIM_THRESHOLD_ in this process nor on its workers.
-    import os
-
     assert "MALLOC_TRIM_THRESHOLD_" not in os.environ
     on_workers = dask_client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
     assert len(on_workers) == 2

@@ -20,7 +20,7 @@ import pandas as pd
 
 __all__ = ["cli", "main"]
 
-F = TypeVar("F", bound=Callable[..., Any])
+_Command = TypeVar("_Command", bound=Callable[..., Any])
 
 _REGISTRIES = ("learners", "pipeops", "measures", "tasks", "callbacks", "losses", "optimizers")
 
@@ -109,7 +109,7 @@ def _with_progress(learner: Any, show: bool) -> None:
         inner.loop_class = ProgressLoop
 
 
-def _spec_data_target(data_help: str) -> Callable[[F], F]:
+def _spec_data_target(data_help: str) -> Callable[[_Command], _Command]:
     """The ``--spec``, ``--data`` and ``--target`` options of ``train`` and ``resample``."""
     existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
     spec = click.option(
@@ -122,7 +122,7 @@ def _spec_data_target(data_help: str) -> Callable[[F], F]:
     data = click.option("--data", "data_path", required=True, type=existing_file, help=data_help)
     target = click.option("--target", required=True, help="The target column.")
 
-    def decorate(command: F) -> F:
+    def decorate(command: _Command) -> _Command:
         return spec(data(target(command)))
 
     return decorate
